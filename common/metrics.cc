@@ -176,7 +176,7 @@ Histogram& Registry::GetHistogram(std::string_view name, std::string_view help,
   }
   std::lock_guard lock(mu_);
   Family& family = GetFamily(name, help, kHistogramType);
-  if (family.histograms.empty() && family.counters.empty()) family.bounds = bounds;
+  if (family.histograms.empty()) family.bounds = bounds;
   if (family.bounds != bounds) DieMetric(name, "histogram registered with different buckets");
   auto& slot = family.histograms[SortedLabels(name, labels)];
   if (!slot) slot = std::make_unique<Histogram>(bounds);

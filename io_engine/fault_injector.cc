@@ -23,6 +23,13 @@ int64_t FaultInjector::BeforeSubmit(IoOpcode op) {
   return 0;
 }
 
+int FaultInjector::BeforeRingSubmit() {
+  if (!enabled()) return 0;
+  if (OneIn(plan_.ring_failure_one_in)) return -ENXIO;
+  if (OneIn(plan_.submit_busy_one_in)) return -EBUSY;
+  return 0;
+}
+
 int64_t FaultInjector::Apply(IoOpcode op, size_t asked, int64_t res) {
   if (!enabled() || res <= 0) return res;
   if (op == IoOpcode::kRead && OneIn(plan_.zero_one_in)) return 0;

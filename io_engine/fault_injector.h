@@ -35,6 +35,10 @@ class FaultInjector {
   // never half-applied by injection). Returns 0 to proceed.
   int64_t BeforeSubmit(IoOpcode op);
 
+  // io-uring: consulted before each io_uring_submit. Returns 0 to submit for
+  // real, or -EBUSY / -ENXIO to report instead (nothing is submitted).
+  int BeforeRingSubmit();
+
  private:
   uint64_t Next();
   bool OneIn(uint32_t n);

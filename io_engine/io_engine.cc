@@ -1,19 +1,29 @@
 #include "io_engine/io_engine.h"
 
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstdlib>
+#include <mutex>
 #include <string>
 
 #include "io_engine/backends.h"
+#include "io_engine/fault_injector.h"
 
 namespace pageserver::io_engine {
 
 std::string_view IoOpcodeName(IoOpcode op) {
   switch (op) {
-    case IoOpcode::kRead: return "read";
-    case IoOpcode::kWrite: return "write";
-    case IoOpcode::kFsync: return "fsync";
-    case IoOpcode::kFdatasync: return "fdatasync";
+    case IoOpcode::kRead:
+      return "read";
+    case IoOpcode::kWrite:
+      return "write";
+    case IoOpcode::kFsync:
+      return "fsync";
+    case IoOpcode::kFdatasync:
+      return "fdatasync";
   }
   return "unknown";
 }
@@ -28,6 +38,30 @@ std::string DescribeRequest(const IoRequest& request) {
     out += " length=" + std::to_string(request.length);
   }
   return out;
+}
+
+Result<int> OpenFile(const std::string& path, int flags, unsigned mode,
+                     const FaultInjector& faults) {
+  if (faults.refuse_o_direct() && (flags & O_DIRECT) != 0) {
+    return Status::FromErrno(EINVAL, "open " + path);
+  }
+  for (;;) {
+    const int fd = ::open(path.c_str(), flags | O_CLOEXEC, mode);
+    if (fd >= 0) return fd;
+    if (errno != EINTR) return Status::FromErrno(errno, "open " + path);
+  }
+}
+
+Status UringDisabledByEnv() {
+  const char* value = std::getenv(kUringDisableEnv);
+  if (value == nullptr || *value == '\0' || std::string_view(value) == "0") return Status::Ok();
+  return Status::Unsupported(std::string("disabled by ") + kUringDisableEnv + "=" + value);
+}
+
+Status CloseFile(int fd) {
+  // close(2) must not be retried on EINTR: the fd is gone either way.
+  if (::close(fd) != 0) return Status::FromErrno(errno, "close fd=" + std::to_string(fd));
+  return Status::Ok();
 }
 
 }  // namespace internal
@@ -69,9 +103,12 @@ Result<IoEngineKind> ParseIoEngineKind(std::string_view text) {
 
 std::string_view IoEngineKindName(IoEngineKind kind) {
   switch (kind) {
-    case IoEngineKind::kAuto: return "auto";
-    case IoEngineKind::kStdFs: return "std-fs";
-    case IoEngineKind::kIoUring: return "io-uring";
+    case IoEngineKind::kAuto:
+      return "auto";
+    case IoEngineKind::kStdFs:
+      return "std-fs";
+    case IoEngineKind::kIoUring:
+      return "io-uring";
   }
   return "unknown";
 }
@@ -90,8 +127,13 @@ Result<std::unique_ptr<IoEngine>> CreateIoEngine(const IoEngineOptions& options)
     case IoEngineKind::kAuto: {
       auto engine = internal::NewUringEngine(options);
       if (engine.has_value()) return engine;
-      spdlog::warn("io engine auto: io_uring unusable ({}), falling back to std-fs",
-                   engine.error().ToString());
+      // Once per process: every VirtualFile user creating an engine would
+      // otherwise repeat the same line.
+      static std::once_flag logged;
+      std::call_once(logged, [&] {
+        spdlog::warn("io engine auto: io_uring unusable ({}), falling back to std-fs",
+                     engine.error().ToString());
+      });
       return internal::NewStdFsEngine(options);
     }
   }

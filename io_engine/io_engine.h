@@ -84,15 +84,19 @@ using IoResult = Result<size_t>;
 // drawn from a PRNG seeded with `seed`, so a failing run replays exactly.
 struct FaultPlan {
   uint64_t seed = 0;
-  uint32_t error_one_in = 0;   // fail the op with `error_errno`
-  int error_errno = 5;         // EIO
-  uint32_t short_one_in = 0;   // transfer only a prefix (at least 1 byte)
-  uint32_t zero_one_in = 0;    // a read returns 0 bytes (looks like EOF)
-  uint32_t eagain_one_in = 0;  // -EAGAIN: must be retried transparently
+  uint32_t error_one_in = 0;     // fail the op with `error_errno`
+  int error_errno = 5;           // EIO
+  uint32_t short_one_in = 0;     // transfer only a prefix (at least 1 byte)
+  uint32_t zero_one_in = 0;      // a read returns 0 bytes (looks like EOF)
+  uint32_t eagain_one_in = 0;    // -EAGAIN: must be retried transparently
   bool refuse_o_direct = false;  // open() with O_DIRECT fails with EINVAL
+  // io-uring only; these act on io_uring_submit itself, not on one request.
+  uint32_t submit_busy_one_in = 0;   // -EBUSY: the engine reaps, then retries
+  uint32_t ring_failure_one_in = 0;  // -ENXIO: the ring breaks (see uring_engine.cc)
 
   bool enabled() const {
-    return error_one_in || short_one_in || zero_one_in || eagain_one_in || refuse_o_direct;
+    return error_one_in || short_one_in || zero_one_in || eagain_one_in || refuse_o_direct ||
+           submit_busy_one_in || ring_failure_one_in;
   }
 };
 
@@ -137,7 +141,8 @@ class IoEngine {
   // Starts writing `src` at `offset` and returns at once. The caller must keep
   // `src` alive until WaitWrite(ticket) returns, and call WaitWrite exactly
   // once, on the submitting thread.
-  virtual Result<AsyncWrite> SubmitWrite(int fd, uint64_t offset, std::span<const std::byte> src) = 0;
+  virtual Result<AsyncWrite> SubmitWrite(int fd, uint64_t offset,
+                                         std::span<const std::byte> src) = 0;
   // Blocks until the write completes; returns bytes written (== length) or
   // the error.
   virtual IoResult WaitWrite(AsyncWrite ticket) = 0;
@@ -170,6 +175,9 @@ struct IoEngineOptions {
 // Whether io_uring can be used here: OK, or Unsupported naming the reason
 // (sysctl kernel.io_uring_disabled, EPERM from seccomp, ENOMEM from
 // RLIMIT_MEMLOCK, a missing opcode, or liburing absent at build time).
+// The kernel is probed once per process and the answer cached. Setting the
+// environment variable PS_IO_URING_DISABLE=1 makes it report io_uring
+// unusable ("disabled by PS_IO_URING_DISABLE=1"), to exercise the fallback.
 Status ProbeIoUring();
 
 // Builds an engine. kAuto picks io-uring when ProbeIoUring() is OK and

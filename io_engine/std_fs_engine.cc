@@ -2,15 +2,16 @@
 // serial loop; async writes run on a small worker pool so a BufferedWriter
 // can fill its next buffer while the previous one is written.
 
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "io_engine/backends.h"
@@ -28,10 +29,18 @@ int64_t RawAttempt(const IoRequest& request, const TransferState& state) {
   const size_t rest = request.length - state.done;
   ssize_t n = 0;
   switch (request.opcode) {
-    case IoOpcode::kRead: n = ::pread(request.fd, data, rest, offset); break;
-    case IoOpcode::kWrite: n = ::pwrite(request.fd, data, rest, offset); break;
-    case IoOpcode::kFsync: n = ::fsync(request.fd); break;
-    case IoOpcode::kFdatasync: n = ::fdatasync(request.fd); break;
+    case IoOpcode::kRead:
+      n = ::pread(request.fd, data, rest, offset);
+      break;
+    case IoOpcode::kWrite:
+      n = ::pwrite(request.fd, data, rest, offset);
+      break;
+    case IoOpcode::kFsync:
+      n = ::fsync(request.fd);
+      break;
+    case IoOpcode::kFdatasync:
+      n = ::fdatasync(request.fd);
+      break;
   }
   return n < 0 ? -static_cast<int64_t>(errno) : static_cast<int64_t>(n);
 }
@@ -43,8 +52,9 @@ IoResult RunToCompletion(const IoRequest& request, FaultInjector& faults) {
   if (IsTransfer(request.opcode) && request.length == 0) return size_t{0};
   for (;;) {
     int64_t res = faults.BeforeSubmit(request.opcode);
-    if (res == 0) res = faults.Apply(request.opcode, request.length - state.done,
-                                     RawAttempt(request, state));
+    if (res == 0) {
+      res = faults.Apply(request.opcode, request.length - state.done, RawAttempt(request, state));
+    }
     const CompletionStep step = OnCompletion(state, res);
     state = step.next;
     if (step.action == CompletionAction::kDone) return state.done;
@@ -72,12 +82,18 @@ class WritePool {
     if (threads_.empty()) StartWorkers();
     const uint64_t id = next_id_++;
     queue_.push_back({id, request});
+    pending_.insert(id);
     cv_.notify_all();
     return id;
   }
 
   IoResult Wait(uint64_t id) {
     std::unique_lock lock(mu_);
+    // An unknown or already-waited ticket would otherwise block forever.
+    if (pending_.erase(id) == 0) {
+      return Status::InvalidArgument("WaitWrite: ticket " + std::to_string(id) +
+                                     " is not pending (waited twice, or from another engine)");
+    }
     done_cv_.wait(lock, [&] { return done_.count(id) != 0; });
     auto node = done_.extract(id);
     return std::move(node.mapped());
@@ -117,6 +133,7 @@ class WritePool {
   std::condition_variable done_cv_;
   std::deque<Job> queue_;
   std::unordered_map<uint64_t, IoResult> done_;
+  std::unordered_set<uint64_t> pending_;  // submitted and not yet waited for
   std::vector<std::thread> threads_;
   uint64_t next_id_ = 1;
   bool stopping_ = false;
@@ -130,28 +147,16 @@ class StdFsEngine final : public IoEngine {
   std::string_view name() const override { return "std-fs"; }
 
   Result<int> Open(const std::string& path, int flags, unsigned mode) override {
-    if (faults_.refuse_o_direct() && (flags & O_DIRECT) != 0) {
-      return Status::FromErrno(EINVAL, "open " + path);
-    }
-    for (;;) {
-      const int fd = ::open(path.c_str(), flags | O_CLOEXEC, mode);
-      if (fd >= 0) return fd;
-      if (errno != EINTR) return Status::FromErrno(errno, "open " + path);
-    }
+    return OpenFile(path, flags, mode, faults_);
   }
 
-  Status Close(int fd) override {
-    // close(2) must not be retried on EINTR: the fd is gone either way.
-    if (::close(fd) != 0) return Status::FromErrno(errno, "close fd=" + std::to_string(fd));
-    return Status::Ok();
-  }
+  Status Close(int fd) override { return CloseFile(fd); }
 
   void SubmitBatch(std::span<const IoRequest> requests, std::span<IoResult> results) override {
     for (size_t i = 0; i < requests.size(); ++i) results[i] = RunToCompletion(requests[i], faults_);
   }
 
-  Result<AsyncWrite> SubmitWrite(int fd, uint64_t offset,
-                                 std::span<const std::byte> src) override {
+  Result<AsyncWrite> SubmitWrite(int fd, uint64_t offset, std::span<const std::byte> src) override {
     return AsyncWrite(writes_.Submit(IoRequest::Write(fd, offset, src)));
   }
 

@@ -8,7 +8,7 @@ packages=(
   libclang-rt-14-dev
   liburing-dev libspdlog-dev libfmt-dev libjemalloc-dev libboost-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  fio
+  fio libcli11-dev nlohmann-json3-dev
 )
 
 missing=()

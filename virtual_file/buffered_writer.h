@@ -18,13 +18,15 @@
 // Read-back: ReadAt() returns any already-appended range, wherever it lives:
 // on disk, in a buffer being written, or in the buffer being filled.
 //
-// Thread-safety: Append() and Finish() must be called from one thread (the
-// one that submits and waits for the async writes). ReadAt() and size() may
-// be called concurrently from any thread.
+// Thread-safety: Append(), Finish() and the destructor must run on one thread
+// (the one that submits and waits for the async writes: io_uring completions
+// are reaped from the submitting thread's ring). ReadAt() and size() may be
+// called concurrently from any thread, also while that thread appends.
 //
 // Errors: a failed write poisons the writer: that Status is returned by this
-// and every later Append/Finish. Data appended before the failure stays
-// readable through ReadAt from memory only if it was not yet flushed.
+// and every later Append/Finish. ReadAt of a range whose write failed returns
+// that Status too (never stale bytes); data still in memory (not yet written,
+// or written but not yet waited for) stays readable.
 
 #include <cstddef>
 #include <cstdint>

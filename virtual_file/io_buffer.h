@@ -11,7 +11,7 @@
 //   ASSIGN_OR_RETURN(size_t n, file.ReadAt(0, buf.WholeCapacity()));
 //   buf.set_size(n);
 //
-// Ownership: AlignedBuffer/IoBufferMut/IoBuffer own their memory and are
+// Ownership: AlignedBuffer and IoBufferMut own their memory and are
 // move-only. Views (AlignedSpan/AlignedSpanMut) borrow; the owner must outlive
 // every IO that uses a view.
 //
@@ -23,6 +23,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <utility>
 
 #include "common/status.h"
 
@@ -77,6 +78,12 @@ using AlignedSpan = BasicAlignedSpan<const std::byte>;
 using AlignedSpanMut = BasicAlignedSpan<std::byte>;
 
 // Owning, move-only, zero-initialized aligned allocation of fixed capacity.
+//
+// Buffers of at least one memory page are page-aligned whatever alignment was
+// asked for (so MADV_DONTFORK covers only their own pages), and alignment()
+// reports the alignment actually provided:
+//   AlignedBuffer(8192, 512).alignment() == 4096   (4 KiB pages)
+//   AlignedBuffer(1024, 512).alignment() == 512
 class AlignedBuffer {
  public:
   AlignedBuffer() = default;
@@ -113,6 +120,11 @@ class IoBufferMut {
     return IoBufferMut(AlignedBuffer(capacity, alignment));
   }
   explicit IoBufferMut(AlignedBuffer buffer) : buffer_(std::move(buffer)) {}
+  // A moved-from buffer is empty (capacity and size 0).
+  IoBufferMut(IoBufferMut&& other) noexcept;
+  IoBufferMut& operator=(IoBufferMut&& other) noexcept;
+  IoBufferMut(const IoBufferMut&) = delete;
+  IoBufferMut& operator=(const IoBufferMut&) = delete;
 
   size_t capacity() const { return buffer_.capacity(); }
   size_t size() const { return size_; }

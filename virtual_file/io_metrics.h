@@ -22,7 +22,15 @@
 namespace pageserver::virtual_file {
 
 enum class FileOp : unsigned char {
-  kOpen, kRead, kWrite, kFsync, kFdatasync, kSetLen, kClose, kRename, kMetadata,
+  kOpen,
+  kRead,
+  kWrite,
+  kFsync,
+  kFdatasync,
+  kSetLen,
+  kClose,
+  kRename,
+  kMetadata,
 };
 inline constexpr size_t kFileOpCount = 9;
 std::string_view FileOpName(FileOp op);

@@ -28,6 +28,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 
 #include "common/status.h"
 #include "io_engine/io_engine.h"
@@ -122,6 +123,12 @@ class VirtualFile {
   VirtualFile(const IoContext& ctx, std::string path, int fd, size_t alignment, bool direct);
   Status CheckAligned(std::string_view op, uint64_t offset, const void* data, size_t length) const;
   void Record(FileOp op, uint64_t start_nanos, uint64_t bytes, bool ok) const;
+  void CloseAndLog();
+  // ReadBatch steps: validation of one read (`engine` is the batch's engine
+  // so far, nullptr before the first valid read), and its result.
+  static Status PrepareBatchRead(const BatchRead& read, const io_engine::IoEngine* engine);
+  static Result<size_t> FinishBatchRead(const BatchRead& read, io_engine::IoResult result,
+                                        uint64_t start_nanos);
 
   IoContext ctx_;
   std::string path_;

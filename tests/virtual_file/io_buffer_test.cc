@@ -1,0 +1,229 @@
+#include "virtual_file/io_buffer.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <vector>
+
+#include "common/align.h"
+#include "tests/support/status_matchers.h"
+
+namespace pageserver::virtual_file {
+namespace {
+
+using common::StatusCode;
+using ::pageserver::testing::StatusIs;
+using ::testing::HasSubstr;
+
+std::vector<std::byte> Bytes(std::initializer_list<int> values) {
+  std::vector<std::byte> out;
+  for (int v : values) out.push_back(static_cast<std::byte>(v));
+  return out;
+}
+
+bool AllZero(const std::byte* p, size_t n) {
+  return std::all_of(p, p + n, [](std::byte b) { return b == std::byte{0}; });
+}
+
+TEST(AlignedBufferTest, SmallBufferHasRequestedAlignmentAndIsZeroed) {
+  AlignedBuffer buf(1000, 512);
+  ASSERT_NE(buf.data(), nullptr);
+  EXPECT_EQ(buf.capacity(), 1000u);
+  EXPECT_EQ(buf.alignment(), 512u);
+  EXPECT_TRUE(common::IsAlignedPtr(buf.data(), 512));
+  EXPECT_TRUE(AllZero(buf.data(), buf.capacity()));
+}
+
+TEST(AlignedBufferTest, PageSizedBufferIsPageAlignedWhateverWasAsked) {
+  AlignedBuffer buf(8192, 512);
+  EXPECT_EQ(buf.alignment(), 4096u);
+  EXPECT_TRUE(common::IsAlignedPtr(buf.data(), 4096));
+  EXPECT_TRUE(AllZero(buf.data(), buf.capacity()));
+}
+
+TEST(AlignedBufferTest, LargerAlignmentThanPageIsHonoured) {
+  AlignedBuffer buf(size_t{3} * 65536, 65536);
+  EXPECT_EQ(buf.alignment(), 65536u);
+  EXPECT_TRUE(common::IsAlignedPtr(buf.data(), 65536));
+}
+
+TEST(AlignedBufferTest, CapacityNotAPageMultipleIsUsableToTheEnd) {
+  AlignedBuffer buf(4096 + 100, 512);
+  EXPECT_EQ(buf.capacity(), 4196u);
+  std::memset(buf.data(), 0xab, buf.capacity());  // ASan checks the bounds
+  EXPECT_EQ(buf.data()[4195], std::byte{0xab});
+}
+
+TEST(AlignedBufferTest, ZeroCapacityIsEmpty) {
+  AlignedBuffer buf(0, 512);
+  EXPECT_EQ(buf.data(), nullptr);
+  EXPECT_EQ(buf.capacity(), 0u);
+  EXPECT_TRUE(buf.AsSpan().empty());
+}
+
+TEST(AlignedBufferTest, MoveTransfersOwnershipAndEmptiesSource) {
+  AlignedBuffer a(4096, 4096);
+  std::byte* p = a.data();
+  AlignedBuffer b(std::move(a));
+  EXPECT_EQ(b.data(), p);
+  EXPECT_EQ(b.capacity(), 4096u);
+  EXPECT_EQ(a.data(), nullptr);  // NOLINT(bugprone-use-after-move): documented state
+  EXPECT_EQ(a.capacity(), 0u);
+
+  AlignedBuffer c(512, 512);
+  c = std::move(b);
+  EXPECT_EQ(c.data(), p);
+  EXPECT_EQ(b.data(), nullptr);  // NOLINT(bugprone-use-after-move)
+}
+
+TEST(AlignedBufferTest, SpansCoverTheWholeCapacity) {
+  AlignedBuffer buf(8192, 4096);
+  EXPECT_EQ(buf.AsSpanMut().data(), buf.data());
+  EXPECT_EQ(buf.AsSpanMut().size(), 8192u);
+  EXPECT_EQ(buf.AsSpan().alignment(), 4096u);
+}
+
+TEST(AlignedSpanTest, SubspanKeepsAlignmentTheOffsetPreserves) {
+  AlignedBuffer buf(16384, 4096);
+  const AlignedSpanMut whole = buf.AsSpanMut();
+  EXPECT_EQ(whole.Subspan(0, 100).alignment(), 4096u);
+  EXPECT_EQ(whole.Subspan(4096, 4096).alignment(), 4096u);
+  EXPECT_EQ(whole.Subspan(8192, 4096).alignment(), 4096u);  // capped at the parent's
+  EXPECT_EQ(whole.Subspan(512, 512).alignment(), 512u);
+  EXPECT_EQ(whole.Subspan(1536, 512).alignment(), 512u);
+  EXPECT_EQ(whole.Subspan(1024, 512).alignment(), 1024u);
+  EXPECT_EQ(whole.Subspan(3, 1).alignment(), 1u);
+  EXPECT_EQ(whole.Subspan(512, 512).Subspan(256, 256).alignment(), 256u);
+}
+
+TEST(AlignedSpanTest, SubspanPointsIntoTheParent) {
+  AlignedBuffer buf(4096, 4096);
+  const AlignedSpanMut sub = buf.AsSpanMut().Subspan(1024, 2048);
+  EXPECT_EQ(sub.data(), buf.data() + 1024);
+  EXPECT_EQ(sub.size(), 2048u);
+  EXPECT_EQ(sub.First(512).size(), 512u);
+  EXPECT_EQ(sub.First(512).data(), sub.data());
+  EXPECT_TRUE(common::IsAlignedPtr(sub.data(), sub.alignment()));
+}
+
+TEST(AlignedSpanTest, SubspanOfWholeLengthAtEndIsEmpty) {
+  AlignedBuffer buf(4096, 4096);
+  EXPECT_TRUE(buf.AsSpan().Subspan(4096, 0).empty());
+}
+
+TEST(AlignedSpanDeathTest, SubspanPastTheEndAborts) {
+  AlignedBuffer buf(4096, 4096);
+  EXPECT_DEATH((void)buf.AsSpan().Subspan(4096, 1), "Subspan");
+}
+
+TEST(AlignedSpanTest, MutableSpanConvertsToReadOnly) {
+  AlignedBuffer buf(4096, 4096);
+  const AlignedSpan ro = buf.AsSpanMut().Subspan(512, 512);
+  EXPECT_EQ(ro.data(), buf.data() + 512);
+  EXPECT_EQ(ro.alignment(), 512u);
+}
+
+TEST(AlignedSpanTest, WrapAcceptsAlignedMemory) {
+  alignas(4096) static std::array<std::byte, 8192> arena{};
+  auto span = AlignedSpanMut::Wrap(arena.data() + 4096, 4096, 4096);
+  ASSERT_OK(span);
+  EXPECT_EQ(span->data(), arena.data() + 4096);
+  EXPECT_EQ(span->size(), 4096u);
+  EXPECT_EQ(span->alignment(), 4096u);
+  auto ro = AlignedSpan::Wrap(arena.data(), 512, 512);
+  ASSERT_OK(ro);
+}
+
+TEST(AlignedSpanTest, WrapRejectsMisalignedAddress) {
+  alignas(4096) static std::array<std::byte, 8192> arena{};
+  EXPECT_THAT(AlignedSpanMut::Wrap(arena.data() + 8, 512, 512),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("not aligned to 512")));
+}
+
+TEST(AlignedSpanTest, WrapRejectsAlignmentNotAPowerOfTwo) {
+  alignas(4096) static std::array<std::byte, 8192> arena{};
+  EXPECT_THAT(AlignedSpanMut::Wrap(arena.data(), 512, 96),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("power of two")));
+  EXPECT_THAT(AlignedSpanMut::Wrap(arena.data(), 512, 0), StatusIs(StatusCode::kInvalidArgument));
+}
+
+TEST(AlignedSpanTest, WrapRejectsNullWithLength) {
+  EXPECT_THAT(AlignedSpanMut::Wrap(nullptr, 512, 512), StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_OK(AlignedSpanMut::Wrap(nullptr, 0, 512));
+}
+
+TEST(IoBufferMutTest, AllocateStartsEmptyWithFullCapacity) {
+  IoBufferMut buf = IoBufferMut::Allocate(8192, 512);
+  EXPECT_EQ(buf.size(), 0u);
+  EXPECT_EQ(buf.capacity(), 8192u);
+  EXPECT_EQ(buf.remaining(), 8192u);
+  EXPECT_TRUE(common::IsAlignedPtr(buf.data(), 512));
+  EXPECT_EQ(buf.WholeCapacity().size(), 8192u);
+  EXPECT_TRUE(buf.Valid().empty());
+}
+
+TEST(IoBufferMutTest, AppendCopiesWhatFitsAndReportsIt) {
+  IoBufferMut buf = IoBufferMut::Allocate(4, 4);
+  EXPECT_EQ(buf.Append(Bytes({1, 2, 3})), 3u);
+  EXPECT_EQ(buf.Append(Bytes({4, 5, 6})), 1u);
+  EXPECT_EQ(buf.Append(Bytes({7})), 0u);
+  EXPECT_EQ(buf.size(), 4u);
+  EXPECT_EQ(buf.remaining(), 0u);
+  const auto bytes = buf.bytes();
+  EXPECT_EQ(std::vector<std::byte>(bytes.begin(), bytes.end()), Bytes({1, 2, 3, 4}));
+}
+
+TEST(IoBufferMutTest, AppendOfNothingIsANoOp) {
+  IoBufferMut buf = IoBufferMut::Allocate(512, 512);
+  EXPECT_EQ(buf.Append({}), 0u);
+  EXPECT_EQ(buf.size(), 0u);
+}
+
+TEST(IoBufferMutTest, ZeroPadToFillsWithZerosUpToTheTarget) {
+  IoBufferMut buf = IoBufferMut::Allocate(512, 512);
+  std::memset(buf.data(), 0xff, 512);  // stale bytes must be overwritten
+  ASSERT_EQ(buf.Append(Bytes({9, 9})), 2u);
+  buf.ZeroPadTo(512);
+  EXPECT_EQ(buf.size(), 512u);
+  EXPECT_EQ(buf.data()[1], std::byte{9});
+  EXPECT_TRUE(AllZero(buf.data() + 2, 510));
+  buf.ZeroPadTo(512);  // already there
+  EXPECT_EQ(buf.size(), 512u);
+}
+
+TEST(IoBufferMutTest, ValidViewCoversSizeWithBufferAlignment) {
+  IoBufferMut buf = IoBufferMut::Allocate(4096, 4096);
+  buf.set_size(1024);
+  const AlignedSpan valid = buf.Valid();
+  EXPECT_EQ(valid.data(), buf.data());
+  EXPECT_EQ(valid.size(), 1024u);
+  EXPECT_EQ(valid.alignment(), 4096u);
+}
+
+TEST(IoBufferMutTest, SetSizeAndClearKeepContents) {
+  IoBufferMut buf = IoBufferMut::Allocate(512, 512);
+  ASSERT_EQ(buf.Append(Bytes({5})), 1u);
+  buf.clear();
+  EXPECT_EQ(buf.size(), 0u);
+  buf.set_size(1);
+  EXPECT_EQ(buf.data()[0], std::byte{5});
+}
+
+TEST(IoBufferMutDeathTest, SetSizeBeyondCapacityAborts) {
+  IoBufferMut buf = IoBufferMut::Allocate(512, 512);
+  EXPECT_DEATH(buf.set_size(513), "set_size");
+}
+
+TEST(IoBufferMutTest, MovedFromBufferIsEmpty) {
+  IoBufferMut a = IoBufferMut::Allocate(512, 512);
+  a.set_size(100);
+  IoBufferMut b = std::move(a);
+  EXPECT_EQ(b.size(), 100u);
+  EXPECT_EQ(a.size(), 0u);      // NOLINT(bugprone-use-after-move): documented state
+  EXPECT_EQ(a.capacity(), 0u);  // NOLINT(bugprone-use-after-move)
+}
+
+}  // namespace
+}  // namespace pageserver::virtual_file

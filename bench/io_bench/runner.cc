@@ -1,0 +1,175 @@
+#include "bench/io_bench/runner.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <charconv>
+#include <cstdio>
+#include <memory>
+
+#include "bench/io_bench/fio.h"
+#include "bench/io_bench/workloads.h"
+#include "io_engine/io_engine.h"
+#include "io_engine/latency_padding.h"
+#include "virtual_file/io_mode.h"
+
+namespace pageserver::bench {
+
+using common::Result;
+using common::Status;
+using virtual_file::IoMode;
+
+Result<uint64_t> ParseSize(const std::string& text) {
+  uint64_t value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end == text.data()) {
+    return Status::InvalidArgument("bad size '" + text + "'");
+  }
+  const std::string suffix(end, text.data() + text.size());
+  int shift = 0;
+  if (suffix == "K" || suffix == "KiB") shift = 10;
+  else if (suffix == "M" || suffix == "MiB") shift = 20;
+  else if (suffix == "G" || suffix == "GiB") shift = 30;
+  else if (!suffix.empty()) return Status::InvalidArgument("bad size suffix in '" + text + "'");
+  return value << shift;
+}
+
+namespace {
+
+struct Engine {
+  std::string name;
+  std::unique_ptr<io_engine::IoEngine> engine;
+};
+
+Result<Engine> MakeEngine(const std::string& name, const std::string& pad_latency) {
+  ASSIGN_OR_RETURN(io_engine::IoEngineKind kind, io_engine::ParseIoEngineKind(name));
+  io_engine::IoEngineOptions options;
+  options.kind = kind;
+  ASSIGN_OR_RETURN(std::unique_ptr<io_engine::IoEngine> engine, io_engine::CreateIoEngine(options));
+  if (!pad_latency.empty()) {
+    ASSIGN_OR_RETURN(io_engine::LatencyProfile profile, io_engine::ParseLatencyProfile(pad_latency));
+    engine = io_engine::WithLatencyPadding(std::move(engine), profile);
+  }
+  return Engine{name, std::move(engine)};
+}
+
+// Empties the kernel page cache so buffered runs start cold, as fio's do.
+void DropCaches(const BenchConfig& config, IoMode mode) {
+  if (!config.drop_caches || mode != IoMode::kBuffered) return;
+  ::sync();
+  const int fd = ::open("/proc/sys/vm/drop_caches", O_WRONLY);
+  if (fd < 0) return;  // not root: runs start with whatever is cached (noted in the report)
+  if (::write(fd, "1", 1) != 1) std::perror("drop_caches");
+  ::close(fd);
+}
+
+std::string FioEngine(const std::string& engine) {
+  return engine == "io-uring" ? "io_uring" : "psync";
+}
+
+bool DirectFor(IoMode mode, bool write) {
+  return virtual_file::UsesODirect(
+      mode, write ? virtual_file::OpenIntent::kWrite : virtual_file::OpenIntent::kRead);
+}
+
+void Progress(const Row& row) {
+  std::fprintf(stderr, "io_bench: %s %s %s qd=%d threads=%d: %.0f IOPS\n", row.workload.c_str(),
+               row.engine.c_str(), row.mode.c_str(), row.queue_depth, row.threads,
+               row.ours.Iops());
+}
+
+struct Matrix {
+  const BenchConfig& config;
+  std::vector<Engine>& engines;
+  uint64_t file_size;
+};
+
+void AddFio(const BenchConfig& config, IoMode mode, FioJob job, Row& row) {
+  if (!config.run_fio) return;
+  DropCaches(config, mode);
+  row.fio_command = FioCommandLine(job);
+  if (auto fio = RunFio(job); fio.has_value()) row.fio = *fio;
+  else std::fprintf(stderr, "io_bench: fio failed: %s\n", fio.error().ToString().c_str());
+  if (!config.fio_batched || job.iodepth <= 1) return;
+  job.batched = true;
+  DropCaches(config, mode);
+  if (auto fio = RunFio(job); fio.has_value()) row.fio_batched = *fio;
+}
+
+Result<Row> RunReadCase(const Matrix& m, Engine& engine, IoMode mode, const std::string& workload,
+                        int qd, int threads) {
+  ReadSpec spec{m.config.file, m.file_size, workload == "randread" ? 8192u : 131072u,
+                workload == "randread", qd, threads, m.config.seconds};
+  Row row{workload, engine.name, std::string(virtual_file::IoModeName(mode)), qd, threads,
+          spec.block_size};
+  DropCaches(m.config, mode);
+  ASSIGN_OR_RETURN(row.ours, RunReads(*engine.engine, mode, spec));
+  Progress(row);
+  FioJob job{m.config.file, m.file_size, workload == "randread" ? "randread" : "read",
+             spec.block_size, FioEngine(engine.name), DirectFor(mode, false), qd, threads,
+             m.config.seconds};
+  AddFio(m.config, mode, job, row);
+  return row;
+}
+
+Result<Row> RunWriteCase(const Matrix& m, Engine& engine, IoMode mode) {
+  ASSIGN_OR_RETURN(uint64_t bytes, ParseSize(m.config.write_size_text));
+  const std::string path = m.config.file + ".write";
+  WriteSpec spec{path, bytes};
+  Row row{"write", engine.name, std::string(virtual_file::IoModeName(mode)), 2, 1,
+          spec.buffer_capacity};
+  ASSIGN_OR_RETURN(row.ours, RunBufferedWrites(*engine.engine, mode, spec));
+  Progress(row);
+  // BufferedWriter keeps at most two buffer writes in flight.
+  FioJob job{path, bytes, "write", spec.buffer_capacity, FioEngine(engine.name),
+             DirectFor(mode, true), 2, 1, 0, false, true};
+  AddFio(m.config, IoMode::kDirect, job, row);
+  ::unlink(path.c_str());
+  return row;
+}
+
+Status RunWorkload(const Matrix& m, const std::string& workload, std::vector<Row>& rows) {
+  for (Engine& engine : m.engines) {
+    for (const std::string& mode_text : m.config.modes) {
+      ASSIGN_OR_RETURN(IoMode mode, virtual_file::ParseIoMode(mode_text));
+      if (workload == "write") {
+        ASSIGN_OR_RETURN(Row row, RunWriteCase(m, engine, mode));
+        rows.push_back(std::move(row));
+        continue;
+      }
+      for (int threads : m.config.threads) {
+        for (int qd : m.config.queue_depths) {
+          ASSIGN_OR_RETURN(Row row, RunReadCase(m, engine, mode, workload, qd, threads));
+          rows.push_back(std::move(row));
+        }
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::vector<Row>> RunAll(const BenchConfig& config) {
+  ASSIGN_OR_RETURN(uint64_t size, ParseSize(config.size_text));
+  std::vector<Engine> engines;
+  for (const std::string& name : config.engines) {
+    ASSIGN_OR_RETURN(Engine engine, MakeEngine(name, config.pad_latency));
+    engines.push_back(std::move(engine));
+  }
+  if (engines.empty()) return Status::InvalidArgument("no engines selected");
+  std::fprintf(stderr, "io_bench: preparing %s (%s)\n", config.file.c_str(),
+               config.size_text.c_str());
+  RETURN_IF_ERROR(PrepareScratchFile(*engines.front().engine, config.file, size));
+  const Matrix matrix{config, engines, size};
+  std::vector<Row> rows;
+  for (const std::string& workload : config.workloads) {
+    if (workload != "randread" && workload != "seqread" && workload != "write") {
+      return Status::InvalidArgument("unknown workload '" + workload + "'");
+    }
+    RETURN_IF_ERROR(RunWorkload(matrix, workload, rows));
+  }
+  return rows;
+}
+
+}  // namespace pageserver::bench

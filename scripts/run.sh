@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The main job until the pageserver daemon exists: builds the release preset
+# and runs the IO benchmark (io_bench) on a scratch file, side by side with
+# fio. Extra arguments go to io_bench (see `build/release/bench/io_bench --help`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+./scripts/install-deps.sh
+cmake --preset release >/dev/null
+cmake --build --preset release -j "$(nproc)" --target io_bench
+mkdir -p build/scratch
+exec build/release/bench/io_bench --file build/scratch/io_bench.scratch --size 1G --seconds 2 "$@"

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Runs every test: installs dependencies, builds the debug preset (ASan +
+# UBSan) with g++ and runs its tests, runs the tests again under
+# ThreadSanitizer, and checks that clang 14 compiles everything warning-free.
+# Ends with ctest's summary lines. Usage: scripts/test.sh [--quick] (debug only)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+./scripts/install-deps.sh
+jobs=$(nproc)
+
+run_preset() {
+  local preset=$1
+  echo "== ${preset}: configure and build"
+  cmake --preset "${preset}" >/dev/null
+  cmake --build --preset "${preset}" -j "${jobs}"
+  echo "== ${preset}: test"
+  ctest --preset "${preset}" -j "${jobs}" 2>&1 | tee "build/${preset}/ctest.log" | grep -vE '^ *(Start +[0-9]+:|[0-9]+/[0-9]+ Test +#[0-9]+: .* Passed)' || true
+  grep -q "100% tests passed" "build/${preset}/ctest.log"
+}
+
+summary=()
+run_preset debug
+summary+=("debug (g++, ASan+UBSan): $(grep -E 'tests passed' build/debug/ctest.log)")
+if [ "${1:-}" != "--quick" ]; then
+  run_preset tsan
+  summary+=("tsan: $(grep -E 'tests passed' build/tsan/ctest.log)")
+  echo "== clang 14 build (warnings are errors)"
+  cmake -S . -B build/clang -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=Debug >/dev/null
+  cmake --build build/clang -j "${jobs}"
+  summary+=("clang 14: built warning-free")
+fi
+echo
+echo "== summary"
+printf '%s\n' "${summary[@]}"
