@@ -36,8 +36,12 @@ int64_t FaultInjector::Apply(IoOpcode op, size_t asked, int64_t res) {
   // A shortened write is safe to inject: the engine rewrites the unreported
   // suffix with the same bytes at the same offsets.
   const bool transfer = op == IoOpcode::kRead || op == IoOpcode::kWrite;
-  if (transfer && res > 1 && OneIn(plan_.short_one_in)) {
-    return 1 + static_cast<int64_t>(Next() % static_cast<uint64_t>(res - 1));
+  const auto unit = static_cast<int64_t>(plan_.short_unit == 0 ? 1 : plan_.short_unit);
+  if (transfer && res > unit && OneIn(plan_.short_one_in)) {
+    // A prefix of 1..(res/unit - 1) units, or fewer when res is not a
+    // multiple of unit (the EOF tail): never the whole transfer.
+    const auto units = static_cast<uint64_t>((res - 1) / unit);
+    return unit * (1 + static_cast<int64_t>(Next() % units));
   }
   (void)asked;
   return res;

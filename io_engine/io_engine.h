@@ -25,12 +25,12 @@
 // as given.
 //
 // Thread-safety: every method may be called concurrently from any number of
-// threads. An async write ticket must be waited for on the thread that
+// threads. An async request ticket must be waited for on the thread that
 // submitted it (io_uring completions are reaped from that thread's ring).
 //
 // Buffer ownership: the caller owns every buffer and must keep it alive and
-// untouched until the call returns (synchronous calls) or until WaitWrite
-// returns (async writes). Engines never retain a buffer past that point.
+// untouched until the call returns (synchronous calls) or until WaitAsync
+// returns (async requests). Engines never retain a buffer past that point.
 
 #include <cstddef>
 #include <cstdint>
@@ -84,9 +84,14 @@ using IoResult = Result<size_t>;
 // drawn from a PRNG seeded with `seed`, so a failing run replays exactly.
 struct FaultPlan {
   uint64_t seed = 0;
-  uint32_t error_one_in = 0;     // fail the op with `error_errno`
-  int error_errno = 5;           // EIO
-  uint32_t short_one_in = 0;     // transfer only a prefix (at least 1 byte)
+  uint32_t error_one_in = 0;  // fail the op with `error_errno`
+  int error_errno = 5;        // EIO
+  uint32_t short_one_in = 0;  // transfer only a prefix (at least 1 byte)
+  // Injected short transfers are multiples of this (1 = any prefix). Set it
+  // to the file alignment for O_DIRECT files: the kernel only ever shortens a
+  // direct transfer at a block boundary, and resubmitting a misaligned rest
+  // would (rightly) fail with EINVAL.
+  uint32_t short_unit = 1;
   uint32_t zero_one_in = 0;      // a read returns 0 bytes (looks like EOF)
   uint32_t eagain_one_in = 0;    // -EAGAIN: must be retried transparently
   bool refuse_o_direct = false;  // open() with O_DIRECT fails with EINVAL
@@ -100,19 +105,19 @@ struct FaultPlan {
   }
 };
 
-// Async write handle. Move-only; WaitWrite consumes it.
-class AsyncWrite {
+// Handle of an asynchronous request. Move-only; WaitAsync consumes it.
+class AsyncIo {
  public:
-  AsyncWrite() = default;
-  explicit AsyncWrite(uint64_t id) : id_(id) {}
-  AsyncWrite(AsyncWrite&& other) noexcept : id_(other.id_) { other.id_ = 0; }
-  AsyncWrite& operator=(AsyncWrite&& other) noexcept {
+  AsyncIo() = default;
+  explicit AsyncIo(uint64_t id) : id_(id) {}
+  AsyncIo(AsyncIo&& other) noexcept : id_(other.id_) { other.id_ = 0; }
+  AsyncIo& operator=(AsyncIo&& other) noexcept {
     id_ = other.id_;
     other.id_ = 0;
     return *this;
   }
-  AsyncWrite(const AsyncWrite&) = delete;
-  AsyncWrite& operator=(const AsyncWrite&) = delete;
+  AsyncIo(const AsyncIo&) = delete;
+  AsyncIo& operator=(const AsyncIo&) = delete;
 
   bool valid() const { return id_ != 0; }
   uint64_t id() const { return id_; }
@@ -138,14 +143,23 @@ class IoEngine {
   // others. REQUIRES: results.size() == requests.size().
   virtual void SubmitBatch(std::span<const IoRequest> requests, std::span<IoResult> results) = 0;
 
-  // Starts writing `src` at `offset` and returns at once. The caller must keep
-  // `src` alive until WaitWrite(ticket) returns, and call WaitWrite exactly
-  // once, on the submitting thread.
-  virtual Result<AsyncWrite> SubmitWrite(int fd, uint64_t offset,
-                                         std::span<const std::byte> src) = 0;
-  // Blocks until the write completes; returns bytes written (== length) or
-  // the error.
-  virtual IoResult WaitWrite(AsyncWrite ticket) = 0;
+  // Starts `request` and returns once it is with the kernel (io-uring) or a
+  // worker thread (std-fs). The caller must keep the request's buffer alive
+  // and untouched until WaitAsync(ticket) returns, and call WaitAsync exactly
+  // once, on the submitting thread. Used by BufferedWriter to overlap a flush
+  // with filling the next buffer, and by pipelined readers that keep a
+  // constant number of reads in flight.
+  virtual Result<AsyncIo> SubmitAsync(const IoRequest& request) = 0;
+  // Blocks until the request completes; returns its result with the same
+  // semantics as SubmitBatch. Waiting for a request whose completion was
+  // already reaped (by another call on this thread) returns at once.
+  virtual IoResult WaitAsync(AsyncIo ticket) = 0;
+
+  // Async write conveniences over SubmitAsync/WaitAsync.
+  Result<AsyncIo> SubmitWrite(int fd, uint64_t offset, std::span<const std::byte> src) {
+    return SubmitAsync(IoRequest::Write(fd, offset, src));
+  }
+  IoResult WaitWrite(AsyncIo ticket) { return WaitAsync(std::move(ticket)); }
 
   // Single-request conveniences built on SubmitBatch.
   IoResult Read(int fd, uint64_t offset, std::span<std::byte> dst);

@@ -131,9 +131,9 @@ class LatencyPaddedEngine final : public IoEngine {
     if (!requests.empty()) WaitUntilMonotonic(start + slowest);
   }
 
-  Result<AsyncWrite> SubmitWrite(int fd, uint64_t offset, std::span<const std::byte> src) override {
+  Result<AsyncIo> SubmitAsync(const IoRequest& request) override {
     const Clock::time_point deadline = Clock::now() + sampler_.Sample();
-    Result<AsyncWrite> ticket = inner_->SubmitWrite(fd, offset, src);
+    Result<AsyncIo> ticket = inner_->SubmitAsync(request);
     if (ticket.has_value()) {
       std::lock_guard lock(mu_);
       deadlines_[ticket->id()] = deadline;
@@ -141,9 +141,9 @@ class LatencyPaddedEngine final : public IoEngine {
     return ticket;
   }
 
-  IoResult WaitWrite(AsyncWrite ticket) override {
+  IoResult WaitAsync(AsyncIo ticket) override {
     const uint64_t id = ticket.id();
-    IoResult result = inner_->WaitWrite(std::move(ticket));
+    IoResult result = inner_->WaitAsync(std::move(ticket));
     if (auto deadline = TakeDeadline(id)) WaitUntilMonotonic(*deadline);
     return result;
   }

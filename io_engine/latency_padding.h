@@ -13,8 +13,8 @@
 // the target, no wait is added.
 //
 // What is padded: SubmitBatch (reads, writes, syncs; failed requests too,
-// with results passed through unchanged) and async writes (the wait happens
-// in WaitWrite, measured from SubmitWrite). Open and Close are not padded:
+// with results passed through unchanged) and async requests (the wait happens
+// in WaitAsync, measured from SubmitAsync). Open and Close are not padded:
 // they are metadata operations outside the modeled data path.
 //
 // Waiting: clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME) until 100 us

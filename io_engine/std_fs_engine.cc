@@ -1,5 +1,5 @@
 // The std-fs engine: blocking syscalls on the calling thread. A batch is a
-// serial loop; async writes run on a small worker pool so a BufferedWriter
+// serial loop; async requests run on a small worker pool so a BufferedWriter
 // can fill its next buffer while the previous one is written.
 
 #include <unistd.h>
@@ -64,11 +64,11 @@ IoResult RunToCompletion(const IoRequest& request, FaultInjector& faults) {
   }
 }
 
-// Runs async writes for the std-fs engine. Workers start on first use.
-class WritePool {
+// Runs async requests for the std-fs engine. Workers start on first use.
+class AsyncPool {
  public:
-  explicit WritePool(FaultInjector& faults) : faults_(faults) {}
-  ~WritePool() {
+  explicit AsyncPool(FaultInjector& faults) : faults_(faults) {}
+  ~AsyncPool() {
     {
       std::lock_guard lock(mu_);
       stopping_ = true;
@@ -141,8 +141,7 @@ class WritePool {
 
 class StdFsEngine final : public IoEngine {
  public:
-  explicit StdFsEngine(const IoEngineOptions& options)
-      : faults_(options.faults), writes_(faults_) {}
+  explicit StdFsEngine(const IoEngineOptions& options) : faults_(options.faults), async_(faults_) {}
 
   std::string_view name() const override { return "std-fs"; }
 
@@ -156,18 +155,18 @@ class StdFsEngine final : public IoEngine {
     for (size_t i = 0; i < requests.size(); ++i) results[i] = RunToCompletion(requests[i], faults_);
   }
 
-  Result<AsyncWrite> SubmitWrite(int fd, uint64_t offset, std::span<const std::byte> src) override {
-    return AsyncWrite(writes_.Submit(IoRequest::Write(fd, offset, src)));
+  Result<AsyncIo> SubmitAsync(const IoRequest& request) override {
+    return AsyncIo(async_.Submit(request));
   }
 
-  IoResult WaitWrite(AsyncWrite ticket) override {
-    if (!ticket.valid()) return Status::InvalidArgument("WaitWrite on an empty ticket");
-    return writes_.Wait(ticket.id());
+  IoResult WaitAsync(AsyncIo ticket) override {
+    if (!ticket.valid()) return Status::InvalidArgument("WaitAsync on an empty ticket");
+    return async_.Wait(ticket.id());
   }
 
  private:
   FaultInjector faults_;
-  WritePool writes_;
+  AsyncPool async_;
 };
 
 }  // namespace

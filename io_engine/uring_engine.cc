@@ -19,7 +19,7 @@
 // FaultInjector::Apply and OnCompletion(): done, failed, or back to `ready_`
 // for the rest of the transfer. Any call on the ring drives every op of that
 // thread, so async-write completions reaped by a SubmitBatch are kept in
-// their Op until WaitWrite collects them.
+// their Op until WaitAsync collects them.
 //
 // Ring failure. io_uring_submit answering -EAGAIN/-EBUSY (or -EINTR/-ENOMEM)
 // means "reap some completions, then retry". Any other error, those persisting
@@ -83,7 +83,7 @@ struct Op {
   TransferState state;
   OpStage stage = OpStage::kQueued;
   IoResult result = Status::Internal("io_uring op did not complete");
-  size_t* batch_unfinished = nullptr;  // decremented on finish; null for async writes
+  size_t* batch_unfinished = nullptr;  // decremented on finish; null for async requests
 };
 
 // Requests the kernel would misread (an offset of 2^64-1 means "current file
@@ -127,13 +127,13 @@ class Ring {
   Status Init(unsigned entries);
 
   void RunBatch(std::span<const IoRequest> requests, std::span<IoResult> results);
-  void StartWrite(uint64_t ticket, const IoRequest& request);
+  void StartAsync(uint64_t ticket, const IoRequest& request);
   bool HasTicket(uint64_t ticket) const { return async_.count(ticket) != 0; }
-  IoResult WaitWrite(uint64_t ticket);
+  IoResult WaitAsync(uint64_t ticket);
 
  private:
   // Ops of this ring are driven until `done()`; then queued resubmissions
-  // (of async writes) are flushed without waiting.
+  // (of async requests) are flushed without waiting.
   template <typename Pred>
   void Pump(Pred done);
   bool Start(Op& op);
@@ -442,7 +442,7 @@ void Ring::RunBatch(std::span<const IoRequest> requests, std::span<IoResult> res
   for (size_t i = 0; i < requests.size(); ++i) results[i] = std::move(ops[i].result);
 }
 
-void Ring::StartWrite(uint64_t ticket, const IoRequest& request) {
+void Ring::StartAsync(uint64_t ticket, const IoRequest& request) {
   auto op = std::make_unique<Op>();
   op->request = request;
   Op& ref = *op;
@@ -458,7 +458,7 @@ void Ring::StartWrite(uint64_t ticket, const IoRequest& request) {
   Pump([&] { return ref.stage != OpStage::kQueued; });
 }
 
-IoResult Ring::WaitWrite(uint64_t ticket) {
+IoResult Ring::WaitAsync(uint64_t ticket) {
   auto it = async_.find(ticket);
   Op& op = *it->second;
   Pump([&] { return op.stage == OpStage::kFinished; });
@@ -578,23 +578,23 @@ class UringEngine final : public IoEngine {
     (*ring)->RunBatch(requests, results);
   }
 
-  Result<AsyncWrite> SubmitWrite(int fd, uint64_t offset, std::span<const std::byte> src) override {
+  Result<AsyncIo> SubmitAsync(const IoRequest& request) override {
     ASSIGN_OR_RETURN(Ring * ring, ThisThreadRing());
     const uint64_t ticket = next_ticket_.fetch_add(1);
-    ring->StartWrite(ticket, IoRequest::Write(fd, offset, src));
-    return AsyncWrite(ticket);
+    ring->StartAsync(ticket, request);
+    return AsyncIo(ticket);
   }
 
-  IoResult WaitWrite(AsyncWrite ticket) override {
-    if (!ticket.valid()) return Status::InvalidArgument("WaitWrite on an empty ticket");
+  IoResult WaitAsync(AsyncIo ticket) override {
+    if (!ticket.valid()) return Status::InvalidArgument("WaitAsync on an empty ticket");
     Ring* ring = LocalRings().Find(id_);
     if (ring == nullptr || !ring->HasTicket(ticket.id())) {
       return Status::InvalidArgument(
-          "WaitWrite: ticket " + std::to_string(ticket.id()) +
-          " is not pending on this thread's ring (an async write must be waited for on the "
+          "WaitAsync: ticket " + std::to_string(ticket.id()) +
+          " is not pending on this thread's ring (an async request must be waited for on the "
           "thread that submitted it, exactly once)");
     }
-    return ring->WaitWrite(ticket.id());
+    return ring->WaitAsync(ticket.id());
   }
 
  private:

@@ -9,4 +9,4 @@ cd "$(dirname "$0")/.."
 cmake --preset release >/dev/null
 cmake --build --preset release -j "$(nproc)" --target io_bench
 mkdir -p build/scratch
-exec build/release/bench/io_bench --file build/scratch/io_bench.scratch --size 1G --seconds 2 "$@"
+exec build/release/bench/io_bench --file build/scratch/io_bench.scratch --size 1G --seconds 2 --qd 1,32 "$@"

@@ -77,9 +77,9 @@ struct BufferedWriter::State {
   struct Buffer {
     IoBufferMut memory;
     BufferState state = BufferState::kEmpty;
-    uint64_t base = 0;             // file offset of memory.data()[0]
-    size_t length = 0;             // logical bytes, set when the write is submitted
-    io_engine::AsyncWrite ticket;  // appending thread only
+    uint64_t base = 0;          // file offset of memory.data()[0]
+    size_t length = 0;          // logical bytes, set when the write is submitted
+    io_engine::AsyncIo ticket;  // appending thread only
   };
 
   State(const VirtualFile* f, uint64_t start_offset, size_t cap);
@@ -149,7 +149,7 @@ Status BufferedWriter::State::SubmitCurrent() {
   // Only Finish() submits a partial buffer; the zeros past the logical end
   // make the write direct-IO legal and are cut off by SetLen.
   b.memory.ZeroPadTo(common::AlignUp(length, file->alignment()));
-  Result<io_engine::AsyncWrite> ticket = file->SubmitWrite(b.base, b.memory.Valid());
+  Result<io_engine::AsyncIo> ticket = file->SubmitWrite(b.base, b.memory.Valid());
   if (!ticket.has_value()) {
     Poison(ticket.error());
     return std::move(ticket).error();

@@ -332,9 +332,9 @@ Result<uint64_t> VirtualFile::Size() const {
   return static_cast<uint64_t>(st.st_size);
 }
 
-Result<io_engine::AsyncWrite> VirtualFile::SubmitWrite(uint64_t offset, AlignedSpan src) const {
+Result<io_engine::AsyncIo> VirtualFile::SubmitWrite(uint64_t offset, AlignedSpan src) const {
   RETURN_IF_ERROR(CheckAligned("write", offset, src.data(), src.size()));
-  Result<io_engine::AsyncWrite> ticket = ctx_.engine->SubmitWrite(fd_, offset, src.span());
+  Result<io_engine::AsyncIo> ticket = ctx_.engine->SubmitWrite(fd_, offset, src.span());
   if (ticket.has_value()) return ticket;
   Record(FileOp::kWrite, NowNanos(), 0, false);
   return ticket.error().WithContext(Describe("write", path_, offset, src.size()));
@@ -343,12 +343,31 @@ Result<io_engine::AsyncWrite> VirtualFile::SubmitWrite(uint64_t offset, AlignedS
 // The write histogram observes, for async writes, how long the writer was
 // blocked in WaitWrite: the submit time is not carried by the ticket, and the
 // blocked time is what a BufferedWriter's caller actually pays.
-Status VirtualFile::WaitWrite(io_engine::AsyncWrite ticket, uint64_t offset, size_t length) const {
+Status VirtualFile::WaitWrite(io_engine::AsyncIo ticket, uint64_t offset, size_t length) const {
   const uint64_t start = NowNanos();
   const io_engine::IoResult result = ctx_.engine->WaitWrite(std::move(ticket));
   Record(FileOp::kWrite, start, result.has_value() ? *result : 0, result.has_value());
   if (result.has_value()) return Status::Ok();
   return result.error().WithContext(Describe("write", path_, offset, length));
+}
+
+Result<io_engine::AsyncIo> VirtualFile::SubmitRead(uint64_t offset, AlignedSpanMut dst) const {
+  RETURN_IF_ERROR(CheckAligned("read", offset, dst.data(), dst.size()));
+  Result<io_engine::AsyncIo> ticket =
+      ctx_.engine->SubmitAsync(io_engine::IoRequest::Read(fd_, offset, dst.span()));
+  if (ticket.has_value()) return ticket;
+  Record(FileOp::kRead, NowNanos(), 0, false);
+  return ticket.error().WithContext(Describe("read", path_, offset, dst.size()));
+}
+
+// As for async writes, the histogram observes the time blocked in WaitRead.
+Result<size_t> VirtualFile::WaitRead(io_engine::AsyncIo ticket, uint64_t offset,
+                                     size_t length) const {
+  const uint64_t start = NowNanos();
+  io_engine::IoResult result = ctx_.engine->WaitAsync(std::move(ticket));
+  Record(FileOp::kRead, start, result.has_value() ? *result : 0, result.has_value());
+  if (result.has_value()) return result;
+  return result.error().WithContext(Describe("read", path_, offset, length));
 }
 
 Result<size_t> QueryDirectIoAlignment(const std::string& path) {

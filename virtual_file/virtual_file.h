@@ -110,8 +110,15 @@ class VirtualFile {
 
   // Async write of a whole aligned span, for BufferedWriter's overlap.
   // Same alignment checks as WriteAllAt. Wait on the same thread.
-  Result<io_engine::AsyncWrite> SubmitWrite(uint64_t offset, AlignedSpan src) const;
-  Status WaitWrite(io_engine::AsyncWrite ticket, uint64_t offset, size_t length) const;
+  Result<io_engine::AsyncIo> SubmitWrite(uint64_t offset, AlignedSpan src) const;
+  Status WaitWrite(io_engine::AsyncIo ticket, uint64_t offset, size_t length) const;
+
+  // Async read into an aligned span (same checks as ReadAt), for readers that
+  // keep a constant number of reads in flight instead of waiting for whole
+  // batches. WaitRead returns bytes read (short only at end of file); wait on
+  // the submitting thread, exactly once. `dst` must stay alive until then.
+  Result<io_engine::AsyncIo> SubmitRead(uint64_t offset, AlignedSpanMut dst) const;
+  Result<size_t> WaitRead(io_engine::AsyncIo ticket, uint64_t offset, size_t length) const;
 
   const std::string& path() const { return path_; }
   int fd() const { return fd_; }

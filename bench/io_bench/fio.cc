@@ -75,7 +75,9 @@ Result<RunStats> ParseJob(const nlohmann::json& job, bool write) {
   stats.errors = static_cast<uint64_t>(error);
   stats.seconds = wall_ms / 1000.0;
   stats.cpu_seconds = cpu;
-  auto pct = [&](const char* key) { return Number(job, {dir, "clat_ns", "percentile", key}) / 1e3; };
+  auto pct = [&](const char* key) {
+    return Number(job, {dir, "clat_ns", "percentile", key}) / 1e3;
+  };
   stats.latency = {pct("50.000000"), pct("99.000000"), pct("99.900000")};
   return stats;
 }

@@ -20,8 +20,8 @@ struct FioJob {
   bool direct = true;
   int iodepth = 1;
   int numjobs = 1;
-  double seconds = 3.0;   // time-based for reads
-  bool batched = false;   // submit and complete whole iodepth batches, as our ReadBatch does
+  double seconds = 3.0;  // time-based for reads
+  bool batched = false;  // submit and complete whole iodepth batches, as our ReadBatch does
   bool end_fsync = false;
 };
 

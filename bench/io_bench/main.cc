@@ -17,11 +17,16 @@ int main(int argc, char** argv) {
   CLI::App app{"io_bench: benchmark the pageserver IO layer against fio on the same file"};
   app.add_option("--file", config.file, "scratch file (created, reused when already valid)");
   app.add_option("--size", config.size_text, "scratch file size, e.g. 512M, 4G");
-  app.add_option("--seconds", config.seconds, "duration of each read run")->check(CLI::PositiveNumber);
+  app.add_option("--seconds", config.seconds, "duration of each read run")
+      ->check(CLI::PositiveNumber);
   app.add_option("--engines", config.engines, "engines: std-fs, io-uring")->delimiter(',');
   app.add_option("--modes", config.modes, "io modes: buffered, direct, direct-rw")->delimiter(',');
   app.add_option("--qd", config.queue_depths, "queue depths (requests per batch)")->delimiter(',');
   app.add_option("--threads", config.threads, "reader threads per run")->delimiter(',');
+  app.add_option("--submit", config.submit_styles,
+                 "batch (ReadBatch of qd reads, waited as a whole) and/or pipeline (qd async "
+                 "reads kept in flight)")
+      ->delimiter(',');
   app.add_option("--workloads", config.workloads, "randread, seqread, write")->delimiter(',');
   app.add_option("--write-size", config.write_size_text, "bytes appended per write run");
   app.add_option("--pad-latency", config.pad_latency,

@@ -27,10 +27,14 @@ Result<uint64_t> ParseSize(const std::string& text) {
   }
   const std::string suffix(end, text.data() + text.size());
   int shift = 0;
-  if (suffix == "K" || suffix == "KiB") shift = 10;
-  else if (suffix == "M" || suffix == "MiB") shift = 20;
-  else if (suffix == "G" || suffix == "GiB") shift = 30;
-  else if (!suffix.empty()) return Status::InvalidArgument("bad size suffix in '" + text + "'");
+  if (suffix == "K" || suffix == "KiB")
+    shift = 10;
+  else if (suffix == "M" || suffix == "MiB")
+    shift = 20;
+  else if (suffix == "G" || suffix == "GiB")
+    shift = 30;
+  else if (!suffix.empty())
+    return Status::InvalidArgument("bad size suffix in '" + text + "'");
   return value << shift;
 }
 
@@ -47,7 +51,8 @@ Result<Engine> MakeEngine(const std::string& name, const std::string& pad_latenc
   options.kind = kind;
   ASSIGN_OR_RETURN(std::unique_ptr<io_engine::IoEngine> engine, io_engine::CreateIoEngine(options));
   if (!pad_latency.empty()) {
-    ASSIGN_OR_RETURN(io_engine::LatencyProfile profile, io_engine::ParseLatencyProfile(pad_latency));
+    ASSIGN_OR_RETURN(io_engine::LatencyProfile profile,
+                     io_engine::ParseLatencyProfile(pad_latency));
     engine = io_engine::WithLatencyPadding(std::move(engine), profile);
   }
   return Engine{name, std::move(engine)};
@@ -73,9 +78,9 @@ bool DirectFor(IoMode mode, bool write) {
 }
 
 void Progress(const Row& row) {
-  std::fprintf(stderr, "io_bench: %s %s %s qd=%d threads=%d: %.0f IOPS\n", row.workload.c_str(),
-               row.engine.c_str(), row.mode.c_str(), row.queue_depth, row.threads,
-               row.ours.Iops());
+  std::fprintf(stderr, "io_bench: %s %s %s %s qd=%d threads=%d: %.0f IOPS\n", row.workload.c_str(),
+               row.engine.c_str(), row.mode.c_str(), row.submit.c_str(), row.queue_depth,
+               row.threads, row.ours.Iops());
 }
 
 struct Matrix {
@@ -88,25 +93,40 @@ void AddFio(const BenchConfig& config, IoMode mode, FioJob job, Row& row) {
   if (!config.run_fio) return;
   DropCaches(config, mode);
   row.fio_command = FioCommandLine(job);
-  if (auto fio = RunFio(job); fio.has_value()) row.fio = *fio;
-  else std::fprintf(stderr, "io_bench: fio failed: %s\n", fio.error().ToString().c_str());
+  if (auto fio = RunFio(job); fio.has_value())
+    row.fio = *fio;
+  else
+    std::fprintf(stderr, "io_bench: fio failed: %s\n", fio.error().ToString().c_str());
   if (!config.fio_batched || job.iodepth <= 1) return;
   job.batched = true;
   DropCaches(config, mode);
   if (auto fio = RunFio(job); fio.has_value()) row.fio_batched = *fio;
 }
 
-Result<Row> RunReadCase(const Matrix& m, Engine& engine, IoMode mode, const std::string& workload,
-                        int qd, int threads) {
-  ReadSpec spec{m.config.file, m.file_size, workload == "randread" ? 8192u : 131072u,
-                workload == "randread", qd, threads, m.config.seconds};
-  Row row{workload, engine.name, std::string(virtual_file::IoModeName(mode)), qd, threads,
-          spec.block_size};
+struct ReadCase {
+  std::string workload;
+  std::string submit;
+  int qd = 1;
+  int threads = 1;
+};
+
+Result<Row> RunReadCase(const Matrix& m, Engine& engine, IoMode mode, const ReadCase& c) {
+  const bool random = c.workload == "randread";
+  ReadSpec spec{m.config.file,          m.file_size, random ? 8192u : 131072u, random, c.qd,
+                c.submit == "pipeline", c.threads,   m.config.seconds};
+  Row row{c.workload, engine.name,    std::string(virtual_file::IoModeName(mode)), c.submit, c.qd,
+          c.threads,  spec.block_size};
   DropCaches(m.config, mode);
   ASSIGN_OR_RETURN(row.ours, RunReads(*engine.engine, mode, spec));
   Progress(row);
-  FioJob job{m.config.file, m.file_size, workload == "randread" ? "randread" : "read",
-             spec.block_size, FioEngine(engine.name), DirectFor(mode, false), qd, threads,
+  FioJob job{m.config.file,
+             m.file_size,
+             random ? "randread" : "read",
+             spec.block_size,
+             FioEngine(engine.name),
+             DirectFor(mode, false),
+             c.qd,
+             c.threads,
              m.config.seconds};
   AddFio(m.config, mode, job, row);
   return row;
@@ -116,13 +136,22 @@ Result<Row> RunWriteCase(const Matrix& m, Engine& engine, IoMode mode) {
   ASSIGN_OR_RETURN(uint64_t bytes, ParseSize(m.config.write_size_text));
   const std::string path = m.config.file + ".write";
   WriteSpec spec{path, bytes};
-  Row row{"write", engine.name, std::string(virtual_file::IoModeName(mode)), 2, 1,
-          spec.buffer_capacity};
+  Row row{"write", engine.name,         std::string(virtual_file::IoModeName(mode)), "async", 2,
+          1,       spec.buffer_capacity};
   ASSIGN_OR_RETURN(row.ours, RunBufferedWrites(*engine.engine, mode, spec));
   Progress(row);
   // BufferedWriter keeps at most two buffer writes in flight.
-  FioJob job{path, bytes, "write", spec.buffer_capacity, FioEngine(engine.name),
-             DirectFor(mode, true), 2, 1, 0, false, true};
+  FioJob job{path,
+             bytes,
+             "write",
+             spec.buffer_capacity,
+             FioEngine(engine.name),
+             DirectFor(mode, true),
+             2,
+             1,
+             0,
+             false,
+             true};
   AddFio(m.config, IoMode::kDirect, job, row);
   ::unlink(path.c_str());
   return row;
@@ -139,8 +168,15 @@ Status RunWorkload(const Matrix& m, const std::string& workload, std::vector<Row
       }
       for (int threads : m.config.threads) {
         for (int qd : m.config.queue_depths) {
-          ASSIGN_OR_RETURN(Row row, RunReadCase(m, engine, mode, workload, qd, threads));
-          rows.push_back(std::move(row));
+          for (const std::string& submit : m.config.submit_styles) {
+            if (qd == 1 && submit != m.config.submit_styles.front()) continue;
+            if (submit != "batch" && submit != "pipeline") {
+              return Status::InvalidArgument("unknown submit style '" + submit + "'");
+            }
+            ASSIGN_OR_RETURN(Row row,
+                             RunReadCase(m, engine, mode, {workload, submit, qd, threads}));
+            rows.push_back(std::move(row));
+          }
         }
       }
     }

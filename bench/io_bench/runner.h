@@ -20,6 +20,9 @@ struct BenchConfig {
   std::vector<std::string> modes = {"buffered", "direct"};
   std::vector<int> queue_depths = {1, 8, 32, 64};
   std::vector<int> threads = {1};
+  // batch: one ReadBatch of qd reads waited as a whole; pipeline: qd async
+  // reads kept in flight. qd=1 runs only as batch (the two are the same).
+  std::vector<std::string> submit_styles = {"batch", "pipeline"};
   std::vector<std::string> workloads = {"randread", "seqread", "write"};
   std::string write_size_text = "256M";
   std::string pad_latency;
@@ -33,6 +36,7 @@ struct Row {
   std::string workload;
   std::string engine;
   std::string mode;
+  std::string submit = "batch";
   int queue_depth = 1;
   int threads = 1;
   size_t block_size = 0;

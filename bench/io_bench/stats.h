@@ -24,12 +24,12 @@ Percentiles ComputePercentiles(std::vector<uint64_t>& samples_ns);
 
 // Result of one run, ours or fio's.
 struct RunStats {
-  uint64_t ios = 0;         // completed IOs (requests, not batches)
+  uint64_t ios = 0;  // completed IOs (requests, not batches)
   uint64_t bytes = 0;
-  uint64_t errors = 0;      // failed or wrong-content IOs (must be 0)
+  uint64_t errors = 0;  // failed or wrong-content IOs (must be 0)
   double seconds = 0;
   double cpu_seconds = 0;
-  Percentiles latency;      // per IO at QD1, per batch otherwise (see RFC.md)
+  Percentiles latency;  // per IO at QD1, per batch otherwise (see RFC.md)
 
   double Iops() const { return seconds > 0 ? ios / seconds : 0; }
   double MiBps() const { return seconds > 0 ? bytes / seconds / (1024.0 * 1024.0) : 0; }

@@ -37,9 +37,8 @@ bool WordMatches(const std::byte* block, uint64_t offset) {
   return word == ScratchWord(offset);
 }
 
-Result<bool> LooksLikeScratch(io_engine::IoEngine& engine, const std::string& path,
-                              uint64_t size) {
-  struct stat st{};
+Result<bool> LooksLikeScratch(io_engine::IoEngine& engine, const std::string& path, uint64_t size) {
+  struct stat st {};
   if (::stat(path.c_str(), &st) != 0 || static_cast<uint64_t>(st.st_size) != size) return false;
   IoContext ctx{&engine, IoMode::kBuffered, kAlign};
   ASSIGN_OR_RETURN(VirtualFile file, VirtualFile::Open(ctx, path, OpenOptions::Read()));
@@ -102,6 +101,11 @@ class OffsetSource {
   uint64_t next_;
 };
 
+bool ReadOk(const Result<size_t>& result, const std::byte* block, uint64_t offset,
+            const ReadSpec& spec) {
+  return result.has_value() && *result == spec.block_size && WordMatches(block, offset);
+}
+
 uint64_t RunBatch(std::vector<VirtualFile::BatchRead>& reads, OffsetSource& offsets,
                   const ReadSpec& spec) {
   for (auto& r : reads) {
@@ -110,12 +114,61 @@ uint64_t RunBatch(std::vector<VirtualFile::BatchRead>& reads, OffsetSource& offs
   }
   VirtualFile::ReadBatch(reads);
   uint64_t errors = 0;
-  for (const auto& r : reads) {
-    const bool ok = r.result.has_value() && *r.result == spec.block_size &&
-                    WordMatches(r.dst.data(), r.offset);
-    errors += ok ? 0 : 1;
-  }
+  for (const auto& r : reads) errors += ReadOk(r.result, r.dst.data(), r.offset, spec) ? 0 : 1;
   return errors;
+}
+
+// Keeps queue_depth async reads in flight; collects them oldest first, so a
+// read's latency is from its submit until it was collected.
+void PipelinedLoop(const VirtualFile& file, const ReadSpec& spec, IoBufferMut& arena,
+                   OffsetSource& offsets, uint64_t deadline, ThreadResult& out) {
+  const auto depth = static_cast<size_t>(spec.queue_depth);
+  struct Slot {
+    io_engine::AsyncIo ticket;
+    uint64_t offset = 0;
+    uint64_t submitted = 0;
+    AlignedSpanMut dst;
+  };
+  std::vector<Slot> slots(depth);
+  auto submit = [&](Slot& s) {
+    s.offset = offsets.Next();
+    s.submitted = NowNanos();
+    auto ticket = file.SubmitRead(s.offset, s.dst);
+    if (!ticket.has_value()) return false;
+    s.ticket = std::move(ticket).value();
+    return true;
+  };
+  for (size_t i = 0; i < depth; ++i) {
+    slots[i].dst = arena.WholeCapacity().Subspan(i * spec.block_size, spec.block_size);
+    if (!submit(slots[i])) ++out.errors;
+  }
+  for (size_t i = 0;; i = (i + 1) % depth) {
+    Slot& s = slots[i];
+    if (!s.ticket.valid()) break;
+    Result<size_t> n = file.WaitRead(std::move(s.ticket), s.offset, spec.block_size);
+    const uint64_t now = NowNanos();
+    out.latencies_ns.push_back(now - s.submitted);
+    ++out.ios;
+    if (!ReadOk(n, s.dst.data(), s.offset, spec)) ++out.errors;
+    if (now < deadline && !submit(s)) ++out.errors;
+  }
+}
+
+void BatchLoop(const VirtualFile& file, const ReadSpec& spec, IoBufferMut& arena,
+               OffsetSource& offsets, uint64_t deadline, ThreadResult& out) {
+  const auto depth = static_cast<size_t>(spec.queue_depth);
+  std::vector<VirtualFile::BatchRead> reads(depth);
+  for (size_t i = 0; i < depth; ++i) {
+    reads[i].file = &file;
+    reads[i].dst = arena.WholeCapacity().Subspan(i * spec.block_size, spec.block_size);
+  }
+  for (uint64_t now = NowNanos(); now < deadline;) {
+    out.errors += RunBatch(reads, offsets, spec);
+    const uint64_t end = NowNanos();
+    out.latencies_ns.push_back(end - now);
+    out.ios += depth;
+    now = end;
+  }
 }
 
 void ReadThread(const IoContext& ctx, const ReadSpec& spec, int thread, uint64_t deadline,
@@ -127,19 +180,12 @@ void ReadThread(const IoContext& ctx, const ReadSpec& spec, int thread, uint64_t
   }
   const auto depth = static_cast<size_t>(spec.queue_depth);
   IoBufferMut arena = IoBufferMut::Allocate(depth * spec.block_size, kAlign);
-  std::vector<VirtualFile::BatchRead> reads(depth);
-  for (size_t i = 0; i < depth; ++i) {
-    reads[i].file = &*file;
-    reads[i].dst = arena.WholeCapacity().Subspan(i * spec.block_size, spec.block_size);
-  }
   OffsetSource offsets(spec, thread);
   out.latencies_ns.reserve(1 << 20);
-  for (uint64_t now = NowNanos(); now < deadline;) {
-    out.errors += RunBatch(reads, offsets, spec);
-    const uint64_t end = NowNanos();
-    out.latencies_ns.push_back(end - now);
-    out.ios += depth;
-    now = end;
+  if (spec.pipelined) {
+    PipelinedLoop(*file, spec, arena, offsets, deadline, out);
+  } else {
+    BatchLoop(*file, spec, arena, offsets, deadline, out);
   }
 }
 

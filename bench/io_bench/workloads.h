@@ -29,8 +29,13 @@ struct ReadSpec {
   std::string path;
   uint64_t file_size = 0;
   size_t block_size = 8192;
-  bool random = true;    // random offsets, else sequential per thread
-  int queue_depth = 1;   // requests per batch (one ReadBatch call)
+  bool random = true;  // random offsets, else sequential per thread
+  // Requests in flight. Batch style: one ReadBatch call of this many reads,
+  // waited for as a whole (the read path's GetVectored pattern). Pipelined
+  // style: this many async reads kept in flight, each replaced as soon as
+  // it is collected (fio's iodepth).
+  int queue_depth = 1;
+  bool pipelined = false;
   int threads = 1;
   double seconds = 3.0;
   uint64_t seed = 1;

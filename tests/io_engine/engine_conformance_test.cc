@@ -348,9 +348,9 @@ TEST_P(EngineConformanceTest, AsyncWritesWaitedInAnyOrder) {
   constexpr size_t kN = 6;
   constexpr size_t kLen = 8192;
   const std::vector<std::byte> data = PatternBytes(0, kN * kLen, 11);
-  std::vector<AsyncWrite> tickets;
+  std::vector<AsyncIo> tickets;
   for (size_t i = 0; i < kN; ++i) {
-    ASSERT_OK_AND_ASSIGN(AsyncWrite t,
+    ASSERT_OK_AND_ASSIGN(AsyncIo t,
                          engine_->SubmitWrite(fd, i * kLen, {data.data() + i * kLen, kLen}));
     EXPECT_TRUE(t.valid());
     tickets.push_back(std::move(t));
@@ -372,9 +372,9 @@ TEST_P(EngineConformanceTest, AsyncWritesSurviveInterleavedBatches) {
   constexpr size_t kN = 4;
   constexpr size_t kLen = 65536;
   const std::vector<std::byte> data = PatternBytes(0, kN * kLen, 5);
-  std::vector<AsyncWrite> tickets;
+  std::vector<AsyncIo> tickets;
   for (size_t i = 0; i < kN; ++i) {
-    ASSERT_OK_AND_ASSIGN(AsyncWrite t,
+    ASSERT_OK_AND_ASSIGN(AsyncIo t,
                          engine_->SubmitWrite(wfd, i * kLen, {data.data() + i * kLen, kLen}));
     tickets.push_back(std::move(t));
     // A batch on the same thread reaps whatever completed meanwhile,
@@ -401,9 +401,9 @@ TEST_P(EngineConformanceTest, MoreOutstandingAsyncWritesThanRingEntries) {
   constexpr size_t kN = 40;
   constexpr size_t kLen = 1000;
   const std::vector<std::byte> data = PatternBytes(0, kN * kLen, 9);
-  std::vector<AsyncWrite> tickets;
+  std::vector<AsyncIo> tickets;
   for (size_t i = 0; i < kN; ++i) {
-    ASSERT_OK_AND_ASSIGN(AsyncWrite t,
+    ASSERT_OK_AND_ASSIGN(AsyncIo t,
                          engine->SubmitWrite(fd, i * kLen, {data.data() + i * kLen, kLen}));
     tickets.push_back(std::move(t));
   }
@@ -415,14 +415,66 @@ TEST_P(EngineConformanceTest, MoreOutstandingAsyncWritesThanRingEntries) {
   EXPECT_OK(engine->Close(fd));
 }
 
+// A pipelined reader keeps a constant number of reads in flight: it waits for
+// the oldest, checks it, and submits a new one in its slot.
+TEST_P(EngineConformanceTest, PipelinedAsyncReadsReturnOffsetDerivedContent) {
+  SCOPED_TRACE(SeedTrace(seed_));
+  const int fd = OpenOrDie(path_, O_RDONLY);
+  constexpr size_t kDepth = 16;
+  constexpr size_t kLen = 8192;
+  std::mt19937_64 rng(seed_);
+  std::vector<std::vector<std::byte>> bufs(kDepth, std::vector<std::byte>(kLen));
+  std::vector<uint64_t> offsets(kDepth);
+  std::vector<AsyncIo> tickets(kDepth);
+  auto submit = [&](size_t slot) {
+    offsets[slot] = (rng() % (kFileSize / kLen)) * kLen;
+    auto t = engine_->SubmitAsync(IoRequest::Read(fd, offsets[slot], bufs[slot]));
+    ASSERT_TRUE(t.has_value()) << t.error().ToString();
+    tickets[slot] = std::move(t).value();
+  };
+  for (size_t slot = 0; slot < kDepth; ++slot) submit(slot);
+  for (size_t i = 0; i < 500; ++i) {
+    const size_t slot = i % kDepth;
+    ASSERT_OK_AND_ASSIGN(const size_t n, engine_->WaitAsync(std::move(tickets[slot])));
+    ASSERT_EQ(n, kLen);
+    ASSERT_EQ(FirstPatternMismatch(bufs[slot], offsets[slot], seed_), -1) << offsets[slot];
+    submit(slot);
+  }
+  for (auto& t : tickets) ASSERT_OK(engine_->WaitAsync(std::move(t)));
+  EXPECT_OK(engine_->Close(fd));
+}
+
+TEST_P(EngineConformanceTest, AsyncReadAcrossEndOfFileIsShortAndBatchesKeepItsCompletion) {
+  const int fd = OpenOrDie(path_, O_RDONLY);
+  std::vector<std::byte> tail(8192);
+  ASSERT_OK_AND_ASSIGN(AsyncIo t, engine_->SubmitAsync(IoRequest::Read(fd, kFileSize - 100, tail)));
+  // A synchronous batch on the same thread may reap the async completion.
+  std::vector<std::byte> buf(4096);
+  ASSERT_OK_AND_ASSIGN(const size_t m, engine_->Read(fd, 0, buf));
+  EXPECT_EQ(m, 4096u);
+  ASSERT_OK_AND_ASSIGN(const size_t n, engine_->WaitAsync(std::move(t)));
+  EXPECT_EQ(n, 100u);
+  EXPECT_EQ(FirstPatternMismatch({tail.data(), n}, kFileSize - 100, seed_), -1);
+  EXPECT_OK(engine_->Close(fd));
+}
+
+TEST_P(EngineConformanceTest, AsyncReadOnBadFdFailsWithContext) {
+  std::vector<std::byte> buf(512);
+  ASSERT_OK_AND_ASSIGN(AsyncIo t, engine_->SubmitAsync(IoRequest::Read(1'000'000, 4096, buf)));
+  const IoResult r = engine_->WaitAsync(std::move(t));
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().error_number(), EBADF);
+  EXPECT_THAT(r.error().message(), HasSubstr("read fd=1000000 offset=4096 length=512"));
+}
+
 TEST_P(EngineConformanceTest, WaitWriteTwiceIsInvalidArgument) {
   const int fd = OpenOrDie(dir_.File("twice"), O_RDWR | O_CREAT);
   const std::vector<std::byte> data(100, std::byte{1});
-  ASSERT_OK_AND_ASSIGN(AsyncWrite t, engine_->SubmitWrite(fd, 0, data));
-  const AsyncWrite copy(t.id());
+  ASSERT_OK_AND_ASSIGN(AsyncIo t, engine_->SubmitWrite(fd, 0, data));
+  const AsyncIo copy(t.id());
   ASSERT_OK(engine_->WaitWrite(std::move(t)));
-  EXPECT_THAT(engine_->WaitWrite(AsyncWrite(copy.id())), StatusIs(StatusCode::kInvalidArgument));
-  EXPECT_THAT(engine_->WaitWrite(AsyncWrite()), StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_THAT(engine_->WaitWrite(AsyncIo(copy.id())), StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_THAT(engine_->WaitWrite(AsyncIo()), StatusIs(StatusCode::kInvalidArgument));
   EXPECT_OK(engine_->Close(fd));
 }
 
@@ -541,9 +593,9 @@ TEST_F(UringEngineTest, WaitWriteOnAnotherThreadIsInvalidArgumentNotHang) {
   auto fd = engine_->Open(dir_.File("x"), O_RDWR | O_CREAT, 0644);
   ASSERT_OK(fd);
   const std::vector<std::byte> data(4096, std::byte{7});
-  ASSERT_OK_AND_ASSIGN(AsyncWrite ticket, engine_->SubmitWrite(*fd, 0, data));
+  ASSERT_OK_AND_ASSIGN(AsyncIo ticket, engine_->SubmitWrite(*fd, 0, data));
   const uint64_t id = ticket.id();
-  auto other = std::async(std::launch::async, [&] { return engine_->WaitWrite(AsyncWrite(id)); });
+  auto other = std::async(std::launch::async, [&] { return engine_->WaitWrite(AsyncIo(id)); });
   const IoResult r = other.get();
   EXPECT_THAT(r, StatusIs(StatusCode::kInvalidArgument, HasSubstr("submitted")));
   // The write is still pending on this thread and completes normally.

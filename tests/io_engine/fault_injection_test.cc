@@ -65,6 +65,42 @@ class FaultInjectionTest : public ::testing::TestWithParam<IoEngineKind> {
   uint64_t seed_ = 0;
 };
 
+TEST(FaultInjectorTest, ShortTransfersAreWholeUnitsAndNeverTheWholeTransfer) {
+  FaultPlan plan;
+  plan.seed = TestSeed();
+  plan.short_one_in = 1;  // every eligible transfer is shortened
+  plan.short_unit = 512;
+  FaultInjector faults(plan);
+  for (int i = 0; i < 1000; ++i) {
+    const int64_t got = faults.Apply(IoOpcode::kRead, 8192, 8192);
+    ASSERT_GT(got, 0);
+    ASSERT_LT(got, 8192);
+    ASSERT_EQ(got % 512, 0) << got;
+  }
+  // An EOF tail that is not a multiple of the unit shortens to whole units.
+  EXPECT_EQ(faults.Apply(IoOpcode::kRead, 8192, 700), 512);
+  // A single unit cannot be shortened.
+  EXPECT_EQ(faults.Apply(IoOpcode::kWrite, 512, 512), 512);
+  // Errors and EOF pass through untouched.
+  EXPECT_EQ(faults.Apply(IoOpcode::kRead, 8192, 0), 0);
+  EXPECT_EQ(faults.Apply(IoOpcode::kRead, 8192, -EIO), -EIO);
+}
+
+TEST(FaultInjectorTest, UnitOfOneShortensToAnyPrefix) {
+  FaultPlan plan;
+  plan.seed = TestSeed();
+  plan.short_one_in = 1;
+  FaultInjector faults(plan);
+  bool saw_odd = false;
+  for (int i = 0; i < 200; ++i) {
+    const int64_t got = faults.Apply(IoOpcode::kRead, 4096, 4096);
+    ASSERT_GE(got, 1);
+    ASSERT_LT(got, 4096);
+    saw_odd |= got % 2 == 1;
+  }
+  EXPECT_TRUE(saw_odd);
+}
+
 TEST_P(FaultInjectionTest, ShortReadsAndEagainAreTransparent) {
   SCOPED_TRACE(SeedTrace(seed_));
   auto engine = MakeEngine({.short_one_in = 2, .eagain_one_in = 3});
@@ -110,13 +146,13 @@ TEST_P(FaultInjectionTest, ShortWritesAndEagainAreTransparent) {
     ASSERT_EQ(*r, kChunk);
   }
   // The second half as async writes, all outstanding at once.
-  std::vector<AsyncWrite> tickets;
+  std::vector<AsyncIo> tickets;
   for (size_t i = kChunks / 2; i < kChunks; ++i) {
-    ASSERT_OK_AND_ASSIGN(AsyncWrite t,
+    ASSERT_OK_AND_ASSIGN(AsyncIo t,
                          engine->SubmitWrite(fd, i * kChunk, {data.data() + i * kChunk, kChunk}));
     tickets.push_back(std::move(t));
   }
-  for (AsyncWrite& t : tickets) {
+  for (AsyncIo& t : tickets) {
     ASSERT_OK_AND_ASSIGN(const size_t n, engine->WaitWrite(std::move(t)));
     ASSERT_EQ(n, kChunk);
   }
@@ -178,7 +214,7 @@ TEST_P(FaultInjectionTest, InjectedEioReachesCallerWithContext) {
   EXPECT_EQ(sync.error_number(), EIO);
   EXPECT_THAT(sync, StatusIs(StatusCode::kIoError, HasSubstr("fdatasync " + fd_text)));
 
-  ASSERT_OK_AND_ASSIGN(AsyncWrite ticket, engine->SubmitWrite(fd, 0, buf));
+  ASSERT_OK_AND_ASSIGN(AsyncIo ticket, engine->SubmitWrite(fd, 0, buf));
   const IoResult async = engine->WaitWrite(std::move(ticket));
   EXPECT_EQ(async.error().error_number(), EIO);
   EXPECT_THAT(async, StatusIs(StatusCode::kIoError, HasSubstr("write " + fd_text + " offset=0")));
@@ -363,9 +399,9 @@ TEST_P(UringSubmitFaultTest, AsyncWritesSurviveRingFailures) {
   constexpr size_t kN = 30;
   constexpr size_t kLen = 4096;
   const std::vector<std::byte> data = PatternBytes(0, kN * kLen, seed_);
-  std::vector<AsyncWrite> tickets;
+  std::vector<AsyncIo> tickets;
   for (size_t i = 0; i < kN; ++i) {
-    ASSERT_OK_AND_ASSIGN(AsyncWrite t,
+    ASSERT_OK_AND_ASSIGN(AsyncIo t,
                          engine->SubmitWrite(fd, i * kLen, {data.data() + i * kLen, kLen}));
     tickets.push_back(std::move(t));
   }

@@ -152,7 +152,7 @@ TEST_F(LatencyPaddingTest, AsyncWriteIsPaddedFromSubmitToWait) {
   ASSERT_OK_AND_ASSIGN(const int fd, engine->Open(dir_.File("w"), O_RDWR | O_CREAT, 0644));
   const std::vector<std::byte> data = testutil::PatternBytes(0, 8192, 4);
   const Clock::time_point start = Clock::now();
-  ASSERT_OK_AND_ASSIGN(AsyncWrite ticket, engine->SubmitWrite(fd, 0, data));
+  ASSERT_OK_AND_ASSIGN(AsyncIo ticket, engine->SubmitWrite(fd, 0, data));
   ASSERT_OK_AND_ASSIGN(const size_t n, engine->WaitWrite(std::move(ticket)));
   EXPECT_GE(Clock::now() - start, kLatency);
   EXPECT_EQ(n, data.size());
@@ -192,7 +192,7 @@ TEST_F(LatencyPaddingTest, ErrorsPassThroughUnchanged) {
   EXPECT_THAT(ebadf, StatusIs(StatusCode::kInvalidArgument, HasSubstr("read fd=1000000")));
   EXPECT_THAT(engine->Open(dir_.File("missing"), O_RDONLY, 0), StatusIs(StatusCode::kNotFound));
   EXPECT_EQ(engine->Fsync(1'000'000).error_number(), EBADF);
-  EXPECT_THAT(engine->WaitWrite(AsyncWrite()), StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_THAT(engine->WaitWrite(AsyncIo()), StatusIs(StatusCode::kInvalidArgument));
 }
 
 TEST(WaitUntilMonotonicTest, ReturnsAtOnceForPastDeadline) {

@@ -34,14 +34,13 @@ class CountingEngine final : public io_engine::IoEngine {
     }
     inner_.SubmitBatch(requests, results);
   }
-  common::Result<io_engine::AsyncWrite> SubmitWrite(int fd, uint64_t offset,
-                                                    std::span<const std::byte> src) override {
-    async_writes_.fetch_add(1);
-    return inner_.SubmitWrite(fd, offset, src);
+  common::Result<io_engine::AsyncIo> SubmitAsync(const io_engine::IoRequest& request) override {
+    if (request.opcode == io_engine::IoOpcode::kWrite) async_writes_.fetch_add(1);
+    return inner_.SubmitAsync(request);
   }
-  io_engine::IoResult WaitWrite(io_engine::AsyncWrite ticket) override {
+  io_engine::IoResult WaitAsync(io_engine::AsyncIo ticket) override {
     waits_.fetch_add(1);
-    return inner_.WaitWrite(std::move(ticket));
+    return inner_.WaitAsync(std::move(ticket));
   }
 
   // Every request that reached the engine: batched ones plus async writes.

@@ -187,11 +187,11 @@ TEST_P(FaultTest, TransientShortTransfersAndEagainAreInvisible) {
   SCOPED_TRACE("seed=" + std::to_string(seed));
   io_engine::FaultPlan plan;
   plan.seed = seed;
-  // An injected short transfer is any prefix, so the engine's resubmission of
-  // the rest would be misaligned and the kernel rejects it on an O_DIRECT fd
-  // (EINVAL); real O_DIRECT short transfers are block-aligned. Inject short
-  // transfers only where the file is buffered.
-  plan.short_one_in = UsesODirect(GetParam().mode, OpenIntent::kReadWrite) ? 0 : 3;
+  // Real O_DIRECT short transfers end on a block boundary (a misaligned
+  // resubmission of the rest would fail with EINVAL), so direct files get
+  // block-sized short transfers and buffered ones byte-sized.
+  plan.short_one_in = 3;
+  plan.short_unit = UsesODirect(GetParam().mode, OpenIntent::kReadWrite) ? 4096 : 1;
   plan.eagain_one_in = 4;
   ASSERT_TRUE(UseFaults(plan));
   const std::string path = dir().File("flaky");

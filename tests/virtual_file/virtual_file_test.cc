@@ -183,6 +183,7 @@ TEST_P(MisalignedTest, UnalignedOffsetIsRejectedBeforeAnyIo) {
   EXPECT_THAT(file.ReadExactAt(offset, dst), expected);
   EXPECT_THAT(file.WriteAllAt(offset, dst), expected);
   EXPECT_THAT(file.SubmitWrite(offset, dst), expected);
+  EXPECT_THAT(file.SubmitRead(offset, dst), expected);
   EXPECT_THAT(file.ReadAt(100, dst),
               StatusIs(StatusCode::kInvalidArgument, HasSubstr("read " + path + ": offset 100")));
   EXPECT_EQ(counting_->requests(), 0u);
@@ -201,6 +202,7 @@ TEST_P(MisalignedTest, UnalignedLengthIsRejectedBeforeAnyIo) {
   EXPECT_THAT(file.ReadAt(0, dst), expected);
   EXPECT_THAT(file.WriteAllAt(0, dst), expected);
   EXPECT_THAT(file.SubmitWrite(0, dst), expected);
+  EXPECT_THAT(file.SubmitRead(0, dst), expected);
   EXPECT_EQ(counting_->requests(), 0u);
 }
 
@@ -334,11 +336,29 @@ TEST_P(VirtualFileTest, AsyncWriteLandsAfterWait) {
   const size_t a = file.alignment();
   IoBufferMut buf = IoBufferMut::Allocate(4 * a, a);
   ASSERT_EQ(buf.Append(PatternBytes(kSeed, a, 4 * a)), 4 * a);
-  ASSERT_OK_AND_ASSIGN(io_engine::AsyncWrite ticket, file.SubmitWrite(a, buf.Valid()));
+  ASSERT_OK_AND_ASSIGN(io_engine::AsyncIo ticket, file.SubmitWrite(a, buf.Valid()));
   ASSERT_OK(file.WaitWrite(std::move(ticket), a, 4 * a));
   const std::vector<std::byte> content = ReadWholeFile(dir().File("async"));
   ASSERT_EQ(content.size(), 5 * a);
   EXPECT_EQ(FirstPatternMismatch(kSeed, a, {content.data() + a, 4 * a}), -1);
+}
+
+TEST_P(VirtualFileTest, AsyncReadsReturnContentAndShortAtTail) {
+  const std::string path = MakePatternFile("async_read", 10000);
+  ASSERT_OK_AND_ASSIGN(const VirtualFile file, OpenRead(path));
+  const size_t a = file.alignment();
+  const uint64_t tail = common::AlignDown(10000, a);
+  IoBufferMut buf = IoBufferMut::Allocate(4 * a, a);
+  const AlignedSpanMut head = buf.WholeCapacity().First(2 * a);
+  const AlignedSpanMut end = buf.WholeCapacity().Subspan(2 * a, 2 * a);
+  ASSERT_OK_AND_ASSIGN(io_engine::AsyncIo t0, file.SubmitRead(0, head));
+  ASSERT_OK_AND_ASSIGN(io_engine::AsyncIo t1, file.SubmitRead(tail, end));
+  ASSERT_OK_AND_ASSIGN(const size_t n1, file.WaitRead(std::move(t1), tail, end.size()));
+  ASSERT_OK_AND_ASSIGN(const size_t n0, file.WaitRead(std::move(t0), 0, head.size()));
+  EXPECT_EQ(n0, 2 * a);
+  EXPECT_EQ(n1, 10000 - tail);
+  EXPECT_EQ(FirstPatternMismatch(kSeed, 0, head.span()), -1);
+  EXPECT_EQ(FirstPatternMismatch(kSeed, tail, end.span().first(n1)), -1);
 }
 
 TEST_P(VirtualFileTest, MovedFileKeepsTheDescriptor) {
