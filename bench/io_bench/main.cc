@@ -31,6 +31,9 @@ int main(int argc, char** argv) {
   app.add_option("--write-size", config.write_size_text, "bytes appended per write run");
   app.add_option("--pad-latency", config.pad_latency,
                  "pad every IO to a device latency: '80us' or p50/p99 '60us/250us'");
+  app.add_option("--repeat", config.repeat,
+                 "runs per case, alternating ours and fio; the median of each is reported")
+      ->check(CLI::PositiveNumber);
   app.add_flag("!--no-fio", config.run_fio, "do not run fio side by side");
   app.add_flag("--fio-batched", config.fio_batched,
                "also run fio in whole-batch mode (iodepth_batch_complete_min = qd)");

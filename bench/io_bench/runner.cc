@@ -3,9 +3,11 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 #include <memory>
+#include <optional>
 
 #include "bench/io_bench/fio.h"
 #include "bench/io_bench/workloads.h"
@@ -59,13 +61,18 @@ Result<Engine> MakeEngine(const std::string& name, const std::string& pad_latenc
 }
 
 // Empties the kernel page cache so buffered runs start cold, as fio's do.
-void DropCaches(const BenchConfig& config, IoMode mode) {
-  if (!config.drop_caches || mode != IoMode::kBuffered) return;
+void DropCaches(const BenchConfig& config) {
+  if (!config.drop_caches) return;
   ::sync();
   const int fd = ::open("/proc/sys/vm/drop_caches", O_WRONLY);
-  if (fd < 0) return;  // not root: runs start with whatever is cached (noted in the report)
-  if (::write(fd, "1", 1) != 1) std::perror("drop_caches");
-  ::close(fd);
+  if (fd < 0 || ::write(fd, "1", 1) != 1) {
+    static bool warned = false;
+    if (!warned) {
+      std::perror("io_bench: cannot drop the page cache (needs root); buffered runs start warm");
+    }
+    warned = true;
+  }
+  if (fd >= 0) ::close(fd);
 }
 
 std::string FioEngine(const std::string& engine) {
@@ -89,18 +96,40 @@ struct Matrix {
   uint64_t file_size;
 };
 
-void AddFio(const BenchConfig& config, IoMode mode, FioJob job, Row& row) {
+// Every repetition's measurements of one case; the row reports the median
+// run (by throughput) of each side.
+struct Samples {
+  std::vector<RunStats> ours;
+  std::vector<RunStats> fio;
+  std::vector<RunStats> fio_batched;
+};
+
+std::optional<RunStats> Median(std::vector<RunStats> runs) {
+  if (runs.empty()) return std::nullopt;
+  std::sort(runs.begin(), runs.end(),
+            [](const RunStats& a, const RunStats& b) { return a.MiBps() < b.MiBps(); });
+  return runs[(runs.size() - 1) / 2];
+}
+
+void RunFioInto(const BenchConfig& config, bool drop_caches, FioJob job, Samples& samples) {
   if (!config.run_fio) return;
-  DropCaches(config, mode);
-  row.fio_command = FioCommandLine(job);
-  if (auto fio = RunFio(job); fio.has_value())
-    row.fio = *fio;
-  else
+  if (drop_caches) DropCaches(config);
+  if (auto fio = RunFio(job); fio.has_value()) {
+    samples.fio.push_back(*fio);
+  } else {
     std::fprintf(stderr, "io_bench: fio failed: %s\n", fio.error().ToString().c_str());
+  }
   if (!config.fio_batched || job.iodepth <= 1) return;
   job.batched = true;
-  DropCaches(config, mode);
-  if (auto fio = RunFio(job); fio.has_value()) row.fio_batched = *fio;
+  if (drop_caches) DropCaches(config);
+  if (auto fio = RunFio(job); fio.has_value()) samples.fio_batched.push_back(*fio);
+}
+
+void Summarize(Samples& samples, const FioJob& job, const BenchConfig& config, Row& row) {
+  row.ours = *Median(samples.ours);
+  row.fio = Median(samples.fio);
+  row.fio_batched = Median(samples.fio_batched);
+  if (config.run_fio) row.fio_command = FioCommandLine(job);
 }
 
 struct ReadCase {
@@ -112,48 +141,53 @@ struct ReadCase {
 
 Result<Row> RunReadCase(const Matrix& m, Engine& engine, IoMode mode, const ReadCase& c) {
   const bool random = c.workload == "randread";
-  ReadSpec spec{m.config.file,          m.file_size, random ? 8192u : 131072u, random, c.qd,
-                c.submit == "pipeline", c.threads,   m.config.seconds};
+  const ReadSpec spec{m.config.file,          m.file_size, random ? 8192u : 131072u, random, c.qd,
+                      c.submit == "pipeline", c.threads,   m.config.seconds};
+  const FioJob job{m.config.file,
+                   m.file_size,
+                   random ? "randread" : "read",
+                   spec.block_size,
+                   FioEngine(engine.name),
+                   DirectFor(mode, false),
+                   c.qd,
+                   c.threads,
+                   m.config.seconds};
+  const bool buffered = mode == IoMode::kBuffered;
   Row row{c.workload, engine.name,    std::string(virtual_file::IoModeName(mode)), c.submit, c.qd,
           c.threads,  spec.block_size};
-  DropCaches(m.config, mode);
-  ASSIGN_OR_RETURN(row.ours, RunReads(*engine.engine, mode, spec));
+  Samples samples;
+  for (int i = 0; i < m.config.repeat; ++i) {
+    if (buffered) DropCaches(m.config);
+    ASSIGN_OR_RETURN(RunStats ours, RunReads(*engine.engine, mode, spec));
+    samples.ours.push_back(ours);
+    RunFioInto(m.config, buffered, job, samples);
+  }
+  Summarize(samples, job, m.config, row);
   Progress(row);
-  FioJob job{m.config.file,
-             m.file_size,
-             random ? "randread" : "read",
-             spec.block_size,
-             FioEngine(engine.name),
-             DirectFor(mode, false),
-             c.qd,
-             c.threads,
-             m.config.seconds};
-  AddFio(m.config, mode, job, row);
   return row;
 }
 
 Result<Row> RunWriteCase(const Matrix& m, Engine& engine, IoMode mode) {
   ASSIGN_OR_RETURN(uint64_t bytes, ParseSize(m.config.write_size_text));
   const std::string path = m.config.file + ".write";
-  WriteSpec spec{path, bytes};
+  const WriteSpec spec{path, bytes};
+  // BufferedWriter keeps at most two buffer writes in flight; fio ends with
+  // an fsync as our run does.
+  FioJob job{
+      path, bytes, "write", spec.buffer_capacity, FioEngine(engine.name), DirectFor(mode, true),
+      2,    1};
+  job.end_fsync = true;
   Row row{"write", engine.name,         std::string(virtual_file::IoModeName(mode)), "async", 2,
           1,       spec.buffer_capacity};
-  ASSIGN_OR_RETURN(row.ours, RunBufferedWrites(*engine.engine, mode, spec));
+  Samples samples;
+  for (int i = 0; i < m.config.repeat; ++i) {
+    ASSIGN_OR_RETURN(RunStats ours, RunBufferedWrites(*engine.engine, mode, spec));
+    samples.ours.push_back(ours);
+    RunFioInto(m.config, false, job, samples);
+    ::unlink(path.c_str());
+  }
+  Summarize(samples, job, m.config, row);
   Progress(row);
-  // BufferedWriter keeps at most two buffer writes in flight.
-  FioJob job{path,
-             bytes,
-             "write",
-             spec.buffer_capacity,
-             FioEngine(engine.name),
-             DirectFor(mode, true),
-             2,
-             1,
-             0,
-             false,
-             true};
-  AddFio(m.config, IoMode::kDirect, job, row);
-  ::unlink(path.c_str());
   return row;
 }
 

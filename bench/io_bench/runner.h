@@ -26,6 +26,9 @@ struct BenchConfig {
   std::vector<std::string> workloads = {"randread", "seqread", "write"};
   std::string write_size_text = "256M";
   std::string pad_latency;
+  // Each case runs this many times, alternating ours and fio; rows report
+  // the median run of each side.
+  int repeat = 1;
   bool run_fio = true;
   bool fio_batched = false;
   bool drop_caches = true;

@@ -318,19 +318,13 @@ TEST_P(EngineConformanceTest, ConcurrentBatchesFromEightThreads) {
     threads.emplace_back([&, t] {
       std::mt19937_64 rng(seed_ + static_cast<uint64_t>(t));
       for (int round = 0; round < 30; ++round) {
-        constexpr size_t kN = 16;
-        std::vector<std::vector<std::byte>> bufs(kN);
-        std::vector<IoRequest> requests;
-        for (size_t i = 0; i < kN; ++i) {
-          bufs[i].resize(1 + rng() % 8192);
-          requests.push_back(IoRequest::Read(fd, rng() % kFileSize, bufs[i]));
-        }
-        std::vector<IoResult> results(kN, Status::Internal("unset"));
-        engine_->SubmitBatch(requests, results);
-        for (size_t i = 0; i < kN; ++i) {
-          const size_t want = ExpectedReadLength(requests[i].offset, requests[i].length);
-          if (!results[i].has_value() || *results[i] != want ||
-              FirstPatternMismatch({bufs[i].data(), want}, requests[i].offset, seed_) != -1) {
+        RandomReads reads(fd, rng, 16, 8192, kFileSize, false);
+        reads.Run(*engine_);
+        for (size_t i = 0; i < reads.requests.size(); ++i) {
+          const IoRequest& r = reads.requests[i];
+          const size_t want = ExpectedReadLength(r.offset, r.length);
+          if (!reads.results[i].has_value() || *reads.results[i] != want ||
+              FirstPatternMismatch({reads.bufs[i].data(), want}, r.offset, seed_) != -1) {
             failures.fetch_add(1);
           }
         }

@@ -117,6 +117,26 @@ inline std::string KindParamName(IoEngineKind kind) {
                                         : "Auto";
 }
 
+// `n` reads of random lengths in [1, max_length] at random offsets below
+// `limit`, owning the buffers its requests point into. With
+// `end_within_limit` every read also ends at or before `limit` (a file size).
+struct RandomReads {
+  std::vector<std::vector<std::byte>> bufs;
+  std::vector<IoRequest> requests;
+  std::vector<IoResult> results;
+
+  RandomReads(int fd, std::mt19937_64& rng, size_t n, size_t max_length, uint64_t limit,
+              bool end_within_limit)
+      : bufs(n), results(n, common::Status::Internal("unset")) {
+    for (size_t i = 0; i < n; ++i) {
+      bufs[i].resize(1 + rng() % max_length);
+      const uint64_t span = end_within_limit ? limit - bufs[i].size() : limit;
+      requests.push_back(IoRequest::Read(fd, rng() % span, bufs[i]));
+    }
+  }
+  void Run(IoEngine& engine) { engine.SubmitBatch(requests, results); }
+};
+
 }  // namespace pageserver::io_engine::testutil
 
 // In a test body or SetUp: skips the test when `kind` is io-uring and the

@@ -65,6 +65,28 @@ class FaultInjectionTest : public ::testing::TestWithParam<IoEngineKind> {
   uint64_t seed_ = 0;
 };
 
+// Reads a batch of `n` random ranges; returns {ok, failed} counts after
+// checking every success byte for byte and every failure's errno.
+std::pair<int, int> ReadBatchExpecting(IoEngine& engine, int fd, std::mt19937_64& rng,
+                                       uint64_t seed, size_t n, int failure_errno) {
+  RandomReads reads(fd, rng, n, 8192, kFileSize, true);
+  reads.Run(engine);
+  std::pair<int, int> counts{0, 0};
+  for (size_t i = 0; i < n; ++i) {
+    const IoResult& r = reads.results[i];
+    if (!r.has_value()) {
+      EXPECT_EQ(r.error().error_number(), failure_errno) << r.error().ToString();
+      EXPECT_THAT(std::string(r.error().message()), HasSubstr("read fd="));
+      ++counts.second;
+      continue;
+    }
+    EXPECT_EQ(*r, reads.bufs[i].size());
+    EXPECT_EQ(FirstPatternMismatch(reads.bufs[i], reads.requests[i].offset, seed), -1);
+    ++counts.first;
+  }
+  return counts;
+}
+
 TEST(FaultInjectorTest, ShortTransfersAreWholeUnitsAndNeverTheWholeTransfer) {
   FaultPlan plan;
   plan.seed = TestSeed();
@@ -108,19 +130,12 @@ TEST_P(FaultInjectionTest, ShortReadsAndEagainAreTransparent) {
   const int fd = OpenOrDie(*engine, path_, O_RDONLY);
   std::mt19937_64 rng(seed_);
   for (int round = 0; round < 20; ++round) {
-    constexpr size_t kN = 24;
-    std::vector<std::vector<std::byte>> bufs(kN);
-    std::vector<IoRequest> requests;
-    for (size_t i = 0; i < kN; ++i) {
-      bufs[i].resize(1 + rng() % 20000);
-      requests.push_back(IoRequest::Read(fd, rng() % (kFileSize - bufs[i].size()), bufs[i]));
-    }
-    std::vector<IoResult> results(kN, Status::Internal("unset"));
-    engine->SubmitBatch(requests, results);
-    for (size_t i = 0; i < kN; ++i) {
-      ASSERT_OK(results[i]);
-      ASSERT_EQ(*results[i], bufs[i].size());
-      ASSERT_EQ(FirstPatternMismatch(bufs[i], requests[i].offset, seed_), -1);
+    RandomReads reads(fd, rng, 24, 20000, kFileSize, true);
+    reads.Run(*engine);
+    for (size_t i = 0; i < reads.requests.size(); ++i) {
+      ASSERT_OK(reads.results[i]);
+      ASSERT_EQ(*reads.results[i], reads.bufs[i].size());
+      ASSERT_EQ(FirstPatternMismatch(reads.bufs[i], reads.requests[i].offset, seed_), -1);
     }
   }
   EXPECT_OK(engine->Close(fd));
@@ -243,25 +258,9 @@ TEST_P(FaultInjectionTest, RandomEioNeverHangsAndEngineStaysUsable) {
   int ok = 0;
   int failed = 0;
   for (int round = 0; round < 20; ++round) {
-    constexpr size_t kN = 64;
-    std::vector<std::vector<std::byte>> bufs(kN);
-    std::vector<IoRequest> requests;
-    for (size_t i = 0; i < kN; ++i) {
-      bufs[i].resize(1 + rng() % 8192);
-      requests.push_back(IoRequest::Read(fd, rng() % (kFileSize - bufs[i].size()), bufs[i]));
-    }
-    std::vector<IoResult> results(kN, Status::Internal("unset"));
-    engine->SubmitBatch(requests, results);
-    for (size_t i = 0; i < kN; ++i) {
-      if (!results[i].has_value()) {
-        ASSERT_EQ(results[i].error().error_number(), EIO) << results[i].error().ToString();
-        ++failed;
-        continue;
-      }
-      ASSERT_EQ(*results[i], bufs[i].size());
-      ASSERT_EQ(FirstPatternMismatch(bufs[i], requests[i].offset, seed_), -1);
-      ++ok;
-    }
+    const auto [good, bad] = ReadBatchExpecting(*engine, fd, rng, seed_, 64, EIO);
+    ok += good;
+    failed += bad;
   }
   EXPECT_GT(ok, 0);
   EXPECT_GT(failed, 0);
@@ -325,33 +324,6 @@ class UringSubmitFaultTest : public FaultInjectionTest {
     FaultInjectionTest::SetUp();
   }
 };
-
-// Reads a batch of `n` random ranges; returns {ok, failed} counts after
-// checking every success byte for byte and every failure's errno.
-std::pair<int, int> ReadBatchExpecting(IoEngine& engine, int fd, std::mt19937_64& rng,
-                                       uint64_t seed, size_t n, int failure_errno) {
-  std::vector<std::vector<std::byte>> bufs(n);
-  std::vector<IoRequest> requests;
-  for (size_t i = 0; i < n; ++i) {
-    bufs[i].resize(1 + rng() % 8192);
-    requests.push_back(IoRequest::Read(fd, rng() % (kFileSize - bufs[i].size()), bufs[i]));
-  }
-  std::vector<IoResult> results(n, Status::Internal("unset"));
-  engine.SubmitBatch(requests, results);
-  std::pair<int, int> counts{0, 0};
-  for (size_t i = 0; i < n; ++i) {
-    if (!results[i].has_value()) {
-      EXPECT_EQ(results[i].error().error_number(), failure_errno) << results[i].error().ToString();
-      EXPECT_THAT(std::string(results[i].error().message()), HasSubstr("read fd="));
-      ++counts.second;
-      continue;
-    }
-    EXPECT_EQ(*results[i], bufs[i].size());
-    EXPECT_EQ(FirstPatternMismatch(bufs[i], requests[i].offset, seed), -1);
-    ++counts.first;
-  }
-  return counts;
-}
 
 TEST_P(UringSubmitFaultTest, SubmitBusyIsReapedAndRetriedTransparently) {
   SCOPED_TRACE(SeedTrace(seed_));
