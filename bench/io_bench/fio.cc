@@ -26,6 +26,8 @@ std::string FioCommandLine(const FioJob& job) {
     cmd << " --iodepth_batch_submit=" << job.iodepth
         << " --iodepth_batch_complete_min=" << job.iodepth;
   }
+  // A write job extends a new file as BufferedWriter does: no preallocation.
+  if (job.rw == "write") cmd << " --fallocate=none";
   if (job.end_fsync) cmd << " --end_fsync=1";
   return cmd.str();
 }

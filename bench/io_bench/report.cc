@@ -1,6 +1,7 @@
 #include "bench/io_bench/report.h"
 
 #include <cstdio>
+#include <set>
 #include <string>
 
 namespace pageserver::bench {
@@ -95,8 +96,11 @@ void PrintAll(FILE* out, const BenchConfig& config, const std::vector<Row>& rows
   }
   PrintTargets(out, rows);
   std::fprintf(out, "\nfio commands:\n");
+  std::set<std::string> printed;  // batch and pipeline rows share a fio job
   for (const Row& r : rows) {
-    if (!r.fio_command.empty()) std::fprintf(out, "  %s\n", r.fio_command.c_str());
+    if (!r.fio_command.empty() && printed.insert(r.fio_command).second) {
+      std::fprintf(out, "  %s\n", r.fio_command.c_str());
+    }
   }
 }
 
