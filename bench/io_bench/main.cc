@@ -15,6 +15,9 @@
 int main(int argc, char** argv) {
   pageserver::bench::BenchConfig config;
   CLI::App app{"io_bench: benchmark the pageserver IO layer against fio on the same file"};
+  // A scalar given twice takes the last value, so wrappers can set defaults
+  // that a user's own arguments override.
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.add_option("--file", config.file, "scratch file (created, reused when already valid)");
   app.add_option("--size", config.size_text, "scratch file size, e.g. 512M, 4G");
   app.add_option("--seconds", config.seconds, "duration of each read run")
