@@ -14,9 +14,12 @@ enum FamilyType { kCounterType = 0, kGaugeType = 1, kHistogramType = 2 };
 
 std::string_view TypeName(int type) {
   switch (type) {
-    case kCounterType: return "counter";
-    case kGaugeType: return "gauge";
-    default: return "histogram";
+    case kCounterType:
+      return "counter";
+    case kGaugeType:
+      return "gauge";
+    default:
+      return "histogram";
   }
 }
 
@@ -89,8 +92,8 @@ Histogram::Histogram(std::vector<double> bounds)
 
 void Histogram::Observe(double value) {
   // Prometheus buckets are "less than or equal": value == bound lands in it.
-  const size_t index =
-      static_cast<size_t>(std::lower_bound(bounds_.begin(), bounds_.end(), value) - bounds_.begin());
+  const size_t index = static_cast<size_t>(std::lower_bound(bounds_.begin(), bounds_.end(), value) -
+                                           bounds_.begin());
   counts_[index].fetch_add(1, std::memory_order_relaxed);
   AddDouble(sum_, value);
 }
@@ -192,8 +195,8 @@ void RenderHistogram(std::string& out, const std::string& name, const Labels& la
   for (size_t i = 0; i < counts.size(); ++i) {
     cumulative += counts[i];
     const std::string le = i < h.bounds().size() ? FormatMetricValue(h.bounds()[i]) : "+Inf";
-    out += name + "_bucket" + RenderLabels(labels, "le", le) + " " + std::to_string(cumulative) +
-           "\n";
+    out +=
+        name + "_bucket" + RenderLabels(labels, "le", le) + " " + std::to_string(cumulative) + "\n";
   }
   out += name + "_sum" + RenderLabels(labels) + " " + FormatMetricValue(h.Sum()) + "\n";
   out += name + "_count" + RenderLabels(labels) + " " + std::to_string(cumulative) + "\n";
@@ -227,10 +230,14 @@ std::string EscapeLabelValue(std::string_view value) {
   std::string out;
   out.reserve(value.size());
   for (char c : value) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '"') out += "\\\"";
-    else if (c == '\n') out += "\\n";
-    else out += c;
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '"')
+      out += "\\\"";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
   }
   return out;
 }
@@ -239,9 +246,12 @@ std::string EscapeHelp(std::string_view help) {
   std::string out;
   out.reserve(help.size());
   for (char c : help) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '\n') out += "\\n";
-    else out += c;
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
   }
   return out;
 }
