@@ -12,7 +12,9 @@
 #include "bench/io_bench/report.h"
 #include "bench/io_bench/runner.h"
 
-int main(int argc, char** argv) {
+// CLI11 reports bad arguments by exception (caught by CLI11_PARSE); any
+// other exception escaping main is a crash we want to see.
+int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   pageserver::bench::BenchConfig config;
   CLI::App app{"io_bench: benchmark the pageserver IO layer against fio on the same file"};
   // A scalar given twice takes the last value, so wrappers can set defaults

@@ -216,6 +216,7 @@ Result<RunStats> RunReads(io_engine::IoEngine& engine, IoMode mode, const ReadSp
   const uint64_t start = NowNanos();
   const uint64_t deadline = start + static_cast<uint64_t>(spec.seconds * 1e9);
   std::vector<std::thread> threads;
+  threads.reserve(static_cast<size_t>(spec.threads));
   for (int t = 0; t < spec.threads; ++t) {
     threads.emplace_back(
         [&, t] { ReadThread(ctx, spec, t, deadline, results[static_cast<size_t>(t)]); });

@@ -38,7 +38,7 @@ TEST(AlignTest, PowerOfTwo) {
   EXPECT_TRUE(IsPowerOfTwo(4096));
   EXPECT_FALSE(IsPowerOfTwo(0));
   EXPECT_FALSE(IsPowerOfTwo(4095));
-  EXPECT_FALSE(IsPowerOfTwo(3 * 512));
+  EXPECT_FALSE(IsPowerOfTwo(uint64_t{3} * 512));
 }
 
 TEST(AlignTest, PointerAlignment) {

@@ -13,7 +13,6 @@ namespace pageserver::common {
 namespace {
 
 using ::testing::HasSubstr;
-using ::testing::Not;
 
 TEST(MetricsTest, CounterRendersHelpTypeAndValue) {
   Registry r;
@@ -98,6 +97,7 @@ TEST(MetricsTest, ConcurrentUpdatesAreNotLost) {
   Counter& c = r.GetCounter("c", "h");
   Histogram& h = r.GetHistogram("h", "h", {1.0});
   std::vector<std::thread> threads;
+  threads.reserve(8);
   for (int t = 0; t < 8; ++t) {
     threads.emplace_back([&] {
       for (int i = 0; i < 10000; ++i) {
