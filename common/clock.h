@@ -13,6 +13,10 @@
 
 namespace pageserver::common {
 
+// CLOCK_MONOTONIC in nanoseconds: the one clock read behind SystemClock(),
+// for hot paths that time an operation and need no injection (IO metrics).
+uint64_t MonotonicNanos();
+
 class Clock {
  public:
   virtual ~Clock() = default;

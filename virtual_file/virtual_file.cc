@@ -16,20 +16,15 @@
 #include <vector>
 
 #include "common/align.h"
+#include "common/clock.h"
 #include "virtual_file/buffered_writer.h"
 
 namespace pageserver::virtual_file {
 namespace {
 
-uint64_t NowNanos() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(ts.tv_nsec);
-}
-
 void RecordOp(IoMetrics* metrics, FileOp op, uint64_t start_nanos, uint64_t bytes, bool ok) {
   if (metrics == nullptr) return;
-  metrics->Record(op, NowNanos() - start_nanos, bytes, ok);
+  metrics->Record(op, common::MonotonicNanos() - start_nanos, bytes, ok);
 }
 
 // struct statx as the kernel lays it out (include/uapi/linux/stat.h, Linux
@@ -157,7 +152,7 @@ std::string AddressText(const void* p) {
 Result<VirtualFile> VirtualFile::Open(const IoContext& ctx, const std::string& path,
                                       const OpenOptions& options) {
   RETURN_IF_ERROR(ValidateContext(ctx, path));
-  const uint64_t start = NowNanos();
+  const uint64_t start = common::MonotonicNanos();
   Result<OpenedFd> opened = OpenFd(ctx, path, options);
   RecordOp(ctx.metrics, FileOp::kOpen, start, 0, opened.has_value());
   if (!opened.has_value()) return std::move(opened).error();
@@ -191,7 +186,7 @@ VirtualFile::~VirtualFile() { CloseAndLog(); }
 
 void VirtualFile::CloseAndLog() {
   if (fd_ < 0) return;
-  const uint64_t start = NowNanos();
+  const uint64_t start = common::MonotonicNanos();
   const Status status = ctx_.engine->Close(std::exchange(fd_, -1));
   Record(FileOp::kClose, start, 0, status.ok());
   // A destructor cannot return the error; a failed close can mean lost
@@ -221,7 +216,7 @@ void VirtualFile::Record(FileOp op, uint64_t start_nanos, uint64_t bytes, bool o
 
 Result<size_t> VirtualFile::ReadAt(uint64_t offset, AlignedSpanMut dst) const {
   RETURN_IF_ERROR(CheckAligned("read", offset, dst.data(), dst.size()));
-  const uint64_t start = NowNanos();
+  const uint64_t start = common::MonotonicNanos();
   io_engine::IoResult result = ctx_.engine->Read(fd_, offset, dst.span());
   Record(FileOp::kRead, start, result.has_value() ? *result : 0, result.has_value());
   if (!result.has_value()) {
@@ -241,7 +236,7 @@ Status VirtualFile::ReadExactAt(uint64_t offset, AlignedSpanMut dst) const {
 
 Status VirtualFile::WriteAllAt(uint64_t offset, AlignedSpan src) const {
   RETURN_IF_ERROR(CheckAligned("write", offset, src.data(), src.size()));
-  const uint64_t start = NowNanos();
+  const uint64_t start = common::MonotonicNanos();
   io_engine::IoResult result = ctx_.engine->Write(fd_, offset, src.span());
   Record(FileOp::kWrite, start, result.has_value() ? *result : 0, result.has_value());
   if (!result.has_value()) {
@@ -279,7 +274,7 @@ void VirtualFile::ReadBatch(std::span<BatchRead> reads) {
   }
   if (requests.empty()) return;
   std::vector<io_engine::IoResult> results(requests.size(), Status::Internal("not run"));
-  const uint64_t start = NowNanos();
+  const uint64_t start = common::MonotonicNanos();
   engine->SubmitBatch(requests, results);
   for (size_t j = 0; j < results.size(); ++j) {
     reads[owners[j]].result = FinishBatchRead(reads[owners[j]], std::move(results[j]), start);
@@ -295,14 +290,14 @@ Result<size_t> VirtualFile::FinishBatchRead(const BatchRead& read, io_engine::Io
 }
 
 Status VirtualFile::Sync() const {
-  const uint64_t start = NowNanos();
+  const uint64_t start = common::MonotonicNanos();
   const Status status = ctx_.engine->Fsync(fd_);
   Record(FileOp::kFsync, start, 0, status.ok());
   return status.WithContext("fsync " + path_);
 }
 
 Status VirtualFile::SyncData() const {
-  const uint64_t start = NowNanos();
+  const uint64_t start = common::MonotonicNanos();
   const Status status = ctx_.engine->Fdatasync(fd_);
   Record(FileOp::kFdatasync, start, 0, status.ok());
   return status.WithContext("fdatasync " + path_);
@@ -311,7 +306,7 @@ Status VirtualFile::SyncData() const {
 // ftruncate and fstat are metadata calls the engines do not offer (and
 // io_uring gained ftruncate only in 6.9), so they are issued here.
 Status VirtualFile::SetLen(uint64_t length) const {
-  const uint64_t start = NowNanos();
+  const uint64_t start = common::MonotonicNanos();
   int rc = 0;
   do {
     rc = ::ftruncate(fd_, static_cast<off_t>(length));
@@ -323,7 +318,7 @@ Status VirtualFile::SetLen(uint64_t length) const {
 }
 
 Result<uint64_t> VirtualFile::Size() const {
-  const uint64_t start = NowNanos();
+  const uint64_t start = common::MonotonicNanos();
   struct stat st {};
   const int rc = ::fstat(fd_, &st);
   const int err = errno;
@@ -336,7 +331,7 @@ Result<io_engine::AsyncIo> VirtualFile::SubmitWrite(uint64_t offset, AlignedSpan
   RETURN_IF_ERROR(CheckAligned("write", offset, src.data(), src.size()));
   Result<io_engine::AsyncIo> ticket = ctx_.engine->SubmitWrite(fd_, offset, src.span());
   if (ticket.has_value()) return ticket;
-  Record(FileOp::kWrite, NowNanos(), 0, false);
+  Record(FileOp::kWrite, common::MonotonicNanos(), 0, false);
   return ticket.error().WithContext(Describe("write", path_, offset, src.size()));
 }
 
@@ -344,7 +339,7 @@ Result<io_engine::AsyncIo> VirtualFile::SubmitWrite(uint64_t offset, AlignedSpan
 // blocked in WaitWrite: the submit time is not carried by the ticket, and the
 // blocked time is what a BufferedWriter's caller actually pays.
 Status VirtualFile::WaitWrite(io_engine::AsyncIo ticket, uint64_t offset, size_t length) const {
-  const uint64_t start = NowNanos();
+  const uint64_t start = common::MonotonicNanos();
   const io_engine::IoResult result = ctx_.engine->WaitWrite(std::move(ticket));
   Record(FileOp::kWrite, start, result.has_value() ? *result : 0, result.has_value());
   if (result.has_value()) return Status::Ok();
@@ -356,14 +351,14 @@ Result<io_engine::AsyncIo> VirtualFile::SubmitRead(uint64_t offset, AlignedSpanM
   Result<io_engine::AsyncIo> ticket =
       ctx_.engine->SubmitAsync(io_engine::IoRequest::Read(fd_, offset, dst.span()));
   if (ticket.has_value()) return ticket;
-  Record(FileOp::kRead, NowNanos(), 0, false);
+  Record(FileOp::kRead, common::MonotonicNanos(), 0, false);
   return ticket.error().WithContext(Describe("read", path_, offset, dst.size()));
 }
 
 // As for async writes, the histogram observes the time blocked in WaitRead.
 Result<size_t> VirtualFile::WaitRead(io_engine::AsyncIo ticket, uint64_t offset,
                                      size_t length) const {
-  const uint64_t start = NowNanos();
+  const uint64_t start = common::MonotonicNanos();
   io_engine::IoResult result = ctx_.engine->WaitAsync(std::move(ticket));
   Record(FileOp::kRead, start, result.has_value() ? *result : 0, result.has_value());
   if (result.has_value()) return result;
@@ -424,7 +419,7 @@ Status WriteSyncedFile(const IoContext& ctx, const std::string& path,
 }
 
 Status RenameFile(const IoContext& ctx, const std::string& from, const std::string& to) {
-  const uint64_t start = NowNanos();
+  const uint64_t start = common::MonotonicNanos();
   const int rc = ::rename(from.c_str(), to.c_str());
   const int err = errno;
   RecordOp(ctx.metrics, FileOp::kRename, start, 0, rc == 0);

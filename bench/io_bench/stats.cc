@@ -5,13 +5,11 @@
 #include <algorithm>
 #include <ctime>
 
+#include "common/clock.h"
+
 namespace pageserver::bench {
 
-uint64_t NowNanos() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
-}
+uint64_t NowNanos() { return common::MonotonicNanos(); }
 
 double ProcessCpuSeconds() {
   rusage usage{};

@@ -20,6 +20,7 @@
 
 #include "common/metrics.h"
 #include "io_engine/io_engine.h"
+#include "tests/support/io_test_env.h"
 
 namespace pageserver::io_engine::testutil {
 
@@ -70,30 +71,9 @@ inline bool WritePatternFile(const std::string& path, uint64_t size, uint64_t se
   return ::close(fd) == 0 && done == data.size();
 }
 
-// Reads a whole file with plain POSIX calls.
-inline std::vector<std::byte> ReadWholeFile(const std::string& path) {
-  std::vector<std::byte> out(std::filesystem::file_size(path));
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  size_t done = 0;
-  while (fd >= 0 && done < out.size()) {
-    const ssize_t n = ::pread(fd, out.data() + done, out.size() - done, static_cast<off_t>(done));
-    if (n <= 0) break;
-    done += static_cast<size_t>(n);
-  }
-  if (fd >= 0) ::close(fd);
-  out.resize(done);
-  return out;
-}
-
-// A seed from $PS_TEST_SEED (to replay a failure) or fresh randomness.
-// Tests print it with SCOPED_TRACE.
-inline uint64_t TestSeed() {
-  if (const char* env = std::getenv("PS_TEST_SEED"); env != nullptr && *env != '\0') {
-    return std::strtoull(env, nullptr, 0);
-  }
-  std::random_device rd;
-  return (static_cast<uint64_t>(rd()) << 32) | rd();
-}
+// Whole-file reads and replayable seeds are the shared test support's.
+using ::pageserver::testing::ReadWholeFile;
+using ::pageserver::testing::TestSeed;
 
 inline std::string SeedTrace(uint64_t seed) {
   return "seed=" + std::to_string(seed) + " (replay with PS_TEST_SEED=" + std::to_string(seed) +
