@@ -9,6 +9,7 @@ packages=(
   liburing-dev libspdlog-dev libfmt-dev libjemalloc-dev libboost-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   fio libcli11-dev nlohmann-json3-dev
+  libisal-dev libzstd-dev
 )
 
 missing=()

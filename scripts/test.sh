@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: installs dependencies, builds the debug preset (ASan +
 # UBSan) with g++ and runs its tests, runs the tests again under
-# ThreadSanitizer, and checks that clang 14 compiles everything warning-free.
+# ThreadSanitizer, checks that clang 14 compiles everything warning-free, and
+# runs the libFuzzer targets briefly.
 # Ends with ctest's summary lines. Usage: scripts/test.sh [--quick] (debug only)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,6 +30,9 @@ if [ "${1:-}" != "--quick" ]; then
   cmake -S . -B build/clang -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=Debug >/dev/null
   cmake --build build/clang -j "${jobs}"
   summary+=("clang 14: built warning-free")
+  echo "== fuzz targets (clang 14, libFuzzer, ASan+UBSan)"
+  ./scripts/fuzz.sh --seconds 10
+  summary+=("fuzz: summary, B-tree node and blob decoders, 10 s each, no findings")
 fi
 echo
 echo "== summary"

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "common/align.h"
 
@@ -147,6 +148,42 @@ void IoBufferMut::ZeroPadTo(size_t n) {
 
 AlignedSpan IoBufferMut::Valid() const {
   return AlignedSpan(buffer_.data(), size_, buffer_.alignment());
+}
+
+namespace {
+
+// The pool outlives every use on its thread except from other thread_local
+// destructors that run after it; `alive` (trivially destructible, so still
+// readable then) makes those fall back to plain allocation and free.
+struct RecyclePool {
+  std::vector<AlignedBuffer> free;
+  bool alive = true;
+  ~RecyclePool() { alive = false; }
+};
+thread_local RecyclePool recycle_pool;
+
+}  // namespace
+
+AlignedBuffer TakeRecycledBuffer(size_t min_capacity, size_t alignment) {
+  if (recycle_pool.alive) {
+    std::vector<AlignedBuffer>& free = recycle_pool.free;
+    for (size_t i = 0; i < free.size(); ++i) {
+      if (free[i].capacity() >= min_capacity && free[i].alignment() >= alignment) {
+        AlignedBuffer found = std::move(free[i]);
+        free.erase(free.begin() + static_cast<std::ptrdiff_t>(i));
+        return found;
+      }
+    }
+  }
+  return AlignedBuffer(common::AlignUp(min_capacity, kRecycleGranule), alignment);
+}
+
+void RecycleBuffer(AlignedBuffer buffer) {
+  if (!recycle_pool.alive || buffer.capacity() == 0 || buffer.capacity() > kMaxRecycledBytes)
+    return;
+  std::vector<AlignedBuffer>& free = recycle_pool.free;
+  if (free.size() == kMaxRecycledBuffers) free.erase(free.begin());  // drop the oldest
+  free.push_back(std::move(buffer));
 }
 
 }  // namespace pageserver::virtual_file

@@ -109,12 +109,6 @@ int64_t FirstPatternMismatch(uint64_t seed, uint64_t offset, std::span<const std
   return -1;
 }
 
-uint64_t TestSeed() {
-  const char* text = std::getenv("PS_TEST_SEED");
-  if (text != nullptr && *text != '\0') return std::strtoull(text, nullptr, 0);
-  return std::random_device{}();
-}
-
 double MetricValue(const std::string& text, const std::string& series) {
   const std::string needle = series + " ";
   for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) {

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "io_engine/io_engine.h"
+#include "tests/support/seed.h"
 #include "tests/support/temp_dir.h"
 #include "virtual_file/io_mode.h"
 #include "virtual_file/virtual_file.h"
@@ -77,10 +78,6 @@ std::vector<std::byte> PatternBytes(uint64_t seed, uint64_t offset, size_t lengt
 // The first offset in [offset, offset + data.size()) whose byte differs from
 // the pattern, or -1 when all match.
 int64_t FirstPatternMismatch(uint64_t seed, uint64_t offset, std::span<const std::byte> data);
-
-// A seed for randomized tests: $PS_TEST_SEED when set (to replay a failure),
-// otherwise fresh. Print it with SCOPED_TRACE.
-uint64_t TestSeed();
 
 // The value of one Prometheus series in rendered text, e.g.
 // MetricValue(text, "ps_x_total{op=\"read\"}"); -1 when the series is absent.

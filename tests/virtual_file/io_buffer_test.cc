@@ -4,7 +4,10 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdint>
 #include <cstring>
+#include <set>
+#include <thread>
 #include <vector>
 
 #include "common/align.h"
@@ -223,6 +226,94 @@ TEST(IoBufferMutTest, MovedFromBufferIsEmpty) {
   EXPECT_EQ(b.size(), 100u);
   EXPECT_EQ(a.size(), 0u);      // NOLINT(bugprone-use-after-move): documented state
   EXPECT_EQ(a.capacity(), 0u);  // NOLINT(bugprone-use-after-move)
+}
+
+}  // namespace
+}  // namespace pageserver::virtual_file
+
+namespace pageserver::virtual_file {
+namespace {
+
+// Each test runs on a thread of its own, so it starts with an empty pool
+// whatever ran before it.
+template <typename F>
+void OnFreshThread(F body) {
+  std::thread(body).join();
+}
+
+TEST(RecycledBufferTest, GivenBackBufferIsReusedForAFittingRequest) {
+  OnFreshThread([] {
+    AlignedBuffer first = TakeRecycledBuffer(10000, 512);
+    EXPECT_GE(first.capacity(), 10000u);
+    EXPECT_EQ(first.capacity() % kRecycleGranule, 0u);
+    const std::byte* memory = first.data();
+    RecycleBuffer(std::move(first));
+    AlignedBuffer again = TakeRecycledBuffer(kRecycleGranule, 4096);
+    EXPECT_EQ(again.data(), memory);
+    RecycleBuffer(std::move(again));
+  });
+}
+
+TEST(RecycledBufferTest, TooSmallOrUnderAlignedBuffersAreNotHandedOut) {
+  OnFreshThread([] {
+    AlignedBuffer small(1024, 512);  // below a page: only 512-aligned
+    const std::byte* small_memory = small.data();
+    RecycleBuffer(std::move(small));
+    AlignedBuffer big = TakeRecycledBuffer(2048, 512);
+    EXPECT_NE(big.data(), small_memory);
+    EXPECT_GE(big.capacity(), 2048u);
+    AlignedBuffer aligned = TakeRecycledBuffer(512, 4096);
+    EXPECT_NE(aligned.data(), small_memory);
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(aligned.data()) % 4096, 0u);
+    RecycleBuffer(std::move(big));
+    RecycleBuffer(std::move(aligned));
+  });
+}
+
+TEST(RecycledBufferTest, PoolKeepsAtMostTheNewestBuffers) {
+  OnFreshThread([] {
+    std::vector<AlignedBuffer> taken;
+    for (size_t i = 0; i < kMaxRecycledBuffers + 2; ++i) {
+      taken.push_back(TakeRecycledBuffer(kRecycleGranule, 512));
+    }
+    std::vector<const std::byte*> order;
+    for (AlignedBuffer& b : taken) {
+      order.push_back(b.data());
+      RecycleBuffer(std::move(b));
+    }
+    // The pool dropped the two oldest; the newest kMaxRecycledBuffers come back.
+    const std::set<const std::byte*> newest(order.end() - kMaxRecycledBuffers, order.end());
+    std::vector<AlignedBuffer> again;
+    for (size_t i = 0; i < kMaxRecycledBuffers; ++i) {
+      again.push_back(TakeRecycledBuffer(kRecycleGranule, 512));
+      EXPECT_EQ(newest.count(again.back().data()), 1u) << "take " << i;
+    }
+    for (AlignedBuffer& b : again) RecycleBuffer(std::move(b));
+  });
+}
+
+TEST(RecycledBufferTest, EachThreadHasItsOwnPool) {
+  OnFreshThread([] {
+    AlignedBuffer mine = TakeRecycledBuffer(kRecycleGranule, 512);
+    const std::byte* memory = mine.data();
+    RecycleBuffer(std::move(mine));
+    const std::byte* other_thread_got = nullptr;
+    std::thread([&] {
+      AlignedBuffer b = TakeRecycledBuffer(kRecycleGranule, 512);
+      other_thread_got = b.data();
+      RecycleBuffer(std::move(b));
+    }).join();
+    EXPECT_NE(other_thread_got, memory);
+    // Still in this thread's pool (among at most kMaxRecycledBuffers).
+    std::vector<AlignedBuffer> back;
+    bool found = false;
+    for (size_t i = 0; i < kMaxRecycledBuffers; ++i) {
+      back.push_back(TakeRecycledBuffer(kRecycleGranule, 512));
+      found = found || back.back().data() == memory;
+    }
+    EXPECT_TRUE(found);
+    for (AlignedBuffer& b : back) RecycleBuffer(std::move(b));
+  });
 }
 
 }  // namespace
