@@ -132,7 +132,10 @@ std::vector<std::byte> ReadWholeFile(const std::string& path) {
 void WriteWholeFile(const std::string& path, std::span<const std::byte> data) {
   FILE* f = std::fopen(path.c_str(), "wb");
   ASSERT_NE(f, nullptr) << path;
-  ASSERT_EQ(std::fwrite(data.data(), 1, data.size(), f), data.size()) << path;
+  // fwrite's pointer must be non-null even for 0 bytes (UBSan checks it).
+  if (!data.empty()) {
+    ASSERT_EQ(std::fwrite(data.data(), 1, data.size(), f), data.size()) << path;
+  }
   ASSERT_EQ(std::fclose(f), 0) << path;
 }
 
