@@ -13,6 +13,7 @@
 #include "layers/delta_layer.h"
 #include "layers/disk_btree.h"
 #include "layers/image_layer.h"
+#include "layers/layer_file.h"
 #include "layers/vectored_read.h"
 #include "page_cache/page_cache.h"
 
@@ -58,21 +59,6 @@ Result<LayerSummary> DecodeBlockZero(const IoBufferMut& block, const std::string
                               " bytes, shorter than the 8192-byte layer summary");
   }
   return DecodeSummary(block.bytes(), path);
-}
-
-BtreeLocation IndexLocation(const LayerSummary& summary, PageCache* cache,
-                            const VirtualFile* file) {
-  BtreeLocation loc;
-  loc.cache = cache;
-  loc.file_id = cache->NewFileId();
-  loc.file = file;
-  loc.kind = summary.kind == LayerKind::kImage ? page_cache::BlockKind::kImageBtreeNode
-                                               : page_cache::BlockKind::kDeltaBtreeNode;
-  loc.first_block = summary.index_start_block;
-  loc.shape = BtreeShape{summary.index_root_block, summary.index_node_count, summary.index_depth,
-                         summary.entry_count};
-  loc.key_width = summary.index_key_width();
-  return loc;
 }
 
 // Reads the part of a file before `limit` (the index, which the walk reads
@@ -476,7 +462,8 @@ Status VerifyWithSummary(const VirtualFile& file, const LayerSummary& summary,
   Status length = CheckFileLength(summary, file_bytes, file.path());
   if (!length.ok()) report.problems.push_back("file length: " + length.ToString());
   ASSIGN_OR_RETURN(std::unique_ptr<PageCache> cache, PageCache::Create({.pages = kCachePages}));
-  const DiskBtreeReader index(IndexLocation(summary, cache.get(), &file));
+  const DiskBtreeReader index(
+      internal::IndexLocation(summary, file, cache->NewFileId(), cache.get()));
   WalkResult r = LayerWalker(summary, index, file, /*decode_blobs=*/true).Run();
   report.nodes_checked = r.nodes;
   report.entries_checked = r.entries;
