@@ -137,9 +137,25 @@ Status InMemoryLayer::Freeze(Lsn end_lsn) {
                                    ": end LSN must be above the start " + start_lsn_.ToString() +
                                    " and the last put " + last_lsn_.ToString());
   }
+  // Write out the tail and wait for every write, so that nothing is left in
+  // flight on this thread's ring: from here on any thread may read, write
+  // the L0 and destroy the layer.
+  RETURN_IF_ERROR(writer_->Finish());
   std::unique_lock lock(mu_);
   end_lsn_ = end_lsn;
   return Status::Ok();
+}
+
+Status InMemoryLayer::Drain() { return writer_->Drain(); }
+
+std::vector<Key> InMemoryLayer::Keys(const layers::KeyRange& range, Lsn below) const {
+  std::vector<Key> keys;
+  std::shared_lock lock(mu_);
+  for (auto it = index_.lower_bound(range.start); it != index_.end() && it->first < range.end;
+       ++it) {
+    if (it->second.front().lsn < below) keys.push_back(it->first);
+  }
+  return keys;
 }
 
 // --------------------------------------------------------------- reading

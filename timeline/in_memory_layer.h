@@ -38,11 +38,13 @@
 // WAL records (~100 bytes) it is ~30-40%, as in Neon (~40 bytes per entry).
 // The values themselves are on disk or in the writer's two buffers.
 //
-// Thread-safety: one writer thread calls Put, Freeze, WriteL0 and destroys
-// the layer (BufferedWriter's rule: its appends, flush waits and destructor
-// run on one thread, because io_uring completions are reaped on the
-// submitting thread's ring). Any number of other threads may call GetHistory
-// and the accessors concurrently with that thread, including during WriteL0.
+// Thread-safety: one writer thread calls Put, Freeze and Drain
+// (BufferedWriter's rule: its appends and flush waits run on one thread,
+// because io_uring completions are reaped on the submitting thread's ring).
+// Once Freeze returned, nothing is in flight: any thread may call WriteL0
+// and destroy the layer (the timeline's flusher does). Any number of other
+// threads may call GetHistory, Keys and the accessors concurrently, also
+// during WriteL0.
 // The index is guarded by a std::shared_mutex that readers hold only while
 // they copy the few index entries they need, never during IO; Put holds it
 // exclusively only to insert one entry, never during its append. All readers
@@ -90,8 +92,8 @@ class InMemoryLayer {
       size_t buffer_capacity = virtual_file::BufferedWriter::kDefaultCapacity);
 
   // Waits for in-flight writes, closes and removes the ephemeral file (a
-  // failure to remove it is logged). REQUIRES: on the writer thread, with no
-  // reader running.
+  // failure to remove it is logged). REQUIRES: on the writer thread unless
+  // the layer is frozen (or drained), with no reader running.
   ~InMemoryLayer();
   InMemoryLayer(const InMemoryLayer&) = delete;
   InMemoryLayer& operator=(const InMemoryLayer&) = delete;
@@ -123,10 +125,21 @@ class InMemoryLayer {
   common::Result<History> GetHistory(const layers::Key& key, const layers::LsnRange& lsns) const;
 
   // Closes the layer for writes at `end_lsn`: later Puts are rejected and
-  // lsn_range() becomes [start_lsn, end_lsn). InvalidArgument when already
-  // frozen, or end_lsn is not above start_lsn() and every put LSN.
+  // lsn_range() becomes [start_lsn, end_lsn). Writes the buffered tail and
+  // waits for every write, so after it returns nothing is in flight and
+  // WriteL0 and the destructor may run on any thread. InvalidArgument when
+  // already frozen, or end_lsn is not above start_lsn() and every put LSN;
+  // the write's IO error (the layer stays open, poisoned).
   // REQUIRES: writer thread.
   common::Status Freeze(layers::Lsn end_lsn);
+
+  // Waits for the writes in flight so that another thread may become the
+  // writer thread. REQUIRES: writer thread.
+  common::Status Drain();
+
+  // The keys in `range` with at least one value below `below`, in order.
+  // Thread-safe.
+  std::vector<layers::Key> Keys(const layers::KeyRange& range, layers::Lsn below) const;
 
   // Writes every value, in (key, LSN) order, into an L0 delta layer in `dir`
   // (layers::DeltaLayerWriter: temporary name, fsync, rename, directory
@@ -138,7 +151,7 @@ class InMemoryLayer {
   // memory stays bounded by the largest value, not the layer. The ephemeral
   // file and the index are left as they are: the layer stays readable, and
   // a failed write may be retried. InvalidArgument when not frozen.
-  // REQUIRES: writer thread (the L0 writer's BufferedWriter submits there).
+  // Any thread (the L0 writer's BufferedWriter submits on the calling one).
   common::Result<std::optional<layers::WrittenLayer>> WriteL0(
       const virtual_file::IoContext& ctx, const std::string& dir, layers::TenantId tenant,
       layers::TimelineId timeline, const layers::LayerWriterOptions& options = {}) const;

@@ -320,6 +320,13 @@ Status BufferedWriter::Finish() {
   return status;
 }
 
+Status BufferedWriter::Drain() {
+  State& s = *state_;
+  const Status waited = s.WaitAll();
+  if (!waited.ok()) s.Poison(waited);
+  return s.poison;
+}
+
 Status BufferedWriter::ReadAt(uint64_t offset, std::span<std::byte> dst) const {
   const State& s = *state_;
   const uint64_t end = size();

@@ -18,9 +18,11 @@
 // Read-back: ReadAt() returns any already-appended range, wherever it lives:
 // on disk, in a buffer being written, or in the buffer being filled.
 //
-// Thread-safety: Append(), Finish() and the destructor must run on one thread
-// (the one that submits and waits for the async writes: io_uring completions
-// are reaped from the submitting thread's ring). ReadAt() and size() may be
+// Thread-safety: Append(), Finish(), Drain() and the destructor must run on
+// one thread (the one that submits and waits for the async writes: io_uring
+// completions are reaped from the submitting thread's ring). After Drain()
+// or Finish() returned, nothing is in flight and another thread may take
+// over (or destroy the writer). ReadAt() and size() may be
 // called concurrently from any thread, also while that thread appends.
 //
 // Errors: a failed write poisons the writer: that Status is returned by this
@@ -59,6 +61,11 @@ class BufferedWriter {
   // Pads, writes and waits for all data, then SetLen(size()). Idempotent;
   // Append after Finish is an error.
   Status Finish();
+  // Waits for every write in flight (not the buffer being filled), so that
+  // another thread may become the appending thread: afterwards no
+  // completion is pending on this thread's ring. Returns the writer's
+  // poison, if any. Appending may continue afterwards.
+  Status Drain();
   // Copies [offset, offset + dst.size()) into dst. REQUIRES (checked):
   // start_offset <= offset and offset + dst.size() <= size().
   Status ReadAt(uint64_t offset, std::span<std::byte> dst) const;
