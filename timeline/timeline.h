@@ -92,8 +92,12 @@ struct TimelineConfig {
   uint64_t gc_horizon = uint64_t{64} << 20;
   // Keys per GetVectored call (Neon's max_get_vectored_keys: 32).
   size_t max_get_vectored_keys = 32;
-  // Cap of one coalesced data read (layers::kDefaultMaxVectoredReadBytes).
-  size_t max_vectored_read_bytes = 128 * 1024;
+  // Cap of one coalesced data read. 256 KiB, not the planner's 128 KiB
+  // library default: 32 adjacent uncompressed pages span 32 x 8208 bytes
+  // (page + blob header) = 262,656 bytes, which the planner cuts into three
+  // reads at 128 KiB and two at 256 KiB, the 1/16 read per page a batch of
+  // 32 adjacent GetPage requests is meant to cost (RFC.md 8.6).
+  size_t max_vectored_read_bytes = 256 * 1024;
   // Image compression and the layer writers' buffer size.
   layers::LayerWriterOptions writer;
   // The open layer's ephemeral-file write buffer.
