@@ -73,7 +73,7 @@ inline constexpr std::string_view kMetadataFileName = "metadata";
 using MetadataBlock = std::array<std::byte, kMetadataSize>;
 
 struct TimelineMetadata {
-  // Every WAL record below this LSN is in the timeline's layer files.
+  // Every WAL record at or below this LSN is in the timeline's layer files.
   layers::Lsn disk_consistent_lsn;
   // The start LSN of the last record before disk_consistent_lsn, when known.
   // REQUIRES: when set, valid() and below disk_consistent_lsn.
