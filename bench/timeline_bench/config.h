@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "timeline/timeline.h"
+
 namespace pageserver::bench {
 
 struct TimelineBenchConfig {
@@ -34,8 +36,8 @@ struct TimelineBenchConfig {
   size_t record_bytes = 100;
   // Image compression of the bottom image layer: none | zstd.
   std::string compression = "none";
-  // The timeline's max_vectored_read_bytes (TimelineConfig default: 128 KiB).
-  size_t max_read_kib = 128;
+  // The timeline's max_vectored_read_bytes (default: TimelineConfig's).
+  size_t max_read_kib = timeline::TimelineConfig{}.max_vectored_read_bytes / 1024;
   double seconds = 5.0;  // per read case
   std::vector<std::string> engines = {"std-fs", "io-uring"};
   // Read io modes; "buffered" runs both a cold and a warm case.
