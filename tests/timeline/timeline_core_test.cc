@@ -437,6 +437,24 @@ TEST_P(TimelineTest, BackgroundThreadsFlushCompactAndCreateImages) {
   EXPECT_EQ(tl->disk_consistent_lsn(), tl->last_record_lsn());
 }
 
+TEST_P(TimelineTest, IdleLayerIsFlushedAfterCheckpointTimeout) {
+  config_.background_threads = true;
+  config_.checkpoint_timeout = std::chrono::milliseconds(50);
+  auto tl = CreateTimeline(Lsn{0x10}, config_);
+  PutImages(*tl, 3, Lsn{0x20}, 1);
+  // Still attached: only the ingest thread may freeze its layer.
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  EXPECT_EQ(tl->disk_consistent_lsn(), Lsn{0x10});
+  ASSERT_OK(tl->DetachIngest());
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (tl->disk_consistent_lsn() < Lsn{0x20} && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(tl->disk_consistent_lsn(), Lsn{0x20});
+  EXPECT_EQ(tl->Stats().in_memory_bytes, 0u);
+  ExpectPage(*tl, RelKey(2), Lsn{0x20}, Page(3));
+}
+
 INSTANTIATE_TEST_SUITE_P(All, TimelineTest, ::testing::ValuesIn(testing::AllIoParams()),
                          testing::IoParamName);
 
