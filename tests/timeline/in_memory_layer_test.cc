@@ -8,7 +8,10 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
+#include <iostream>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -17,6 +20,7 @@
 #include "layers/delta_layer.h"
 #include "layers/layer_name.h"
 #include "tests/layers/layer_test_util.h"
+#include "tests/support/counting_engine.h"
 #include "tests/support/io_test_env.h"
 #include "tests/support/status_matchers.h"
 
@@ -29,9 +33,11 @@ using layers::KeyRange;
 using layers::Lsn;
 using layers::LsnRange;
 using pageserver::testing::AllIoParams;
+using pageserver::testing::CountingEngine;
 using pageserver::testing::IoParamName;
 using pageserver::testing::StatusIs;
 using pageserver::testing::TestSeed;
+using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using namespace layers::test_util;  // NOLINT(google-build-using-namespace): test helpers
@@ -278,6 +284,204 @@ TEST_P(InMemoryLayerTest, ConcurrentReadersDuringPutsAndWriteL0) {
   EXPECT_GT(readers.reads(), 0u);
   ASSERT_TRUE(written.has_value());
   EXPECT_EQ(written->summary.entry_count, 1200u);
+}
+
+// ------------------------------------------- batched reads of WriteL0
+
+// Writes `layer` to L0 in a fresh subdirectory `name` of the test dir.
+common::Result<std::optional<layers::WrittenLayer>> WriteL0In(const InMemoryLayer& layer,
+                                                              const virtual_file::IoContext& ctx,
+                                                              const std::string& dir,
+                                                              size_t read_batch_bytes) {
+  std::filesystem::create_directories(dir);
+  return layer.WriteL0(ctx, dir, TestTenant(), TestTimeline(), {.write_buffer_bytes = kSmallBuffer},
+                       read_batch_bytes);
+}
+
+// Every (key, LSN) of the model, probed through GetHistory of the L0.
+void ExpectL0MatchesModel(const virtual_file::IoContext& ctx, const layers::WrittenLayer& written,
+                          const DeltaModel& model, Lsn last, Rng& rng) {
+  EXPECT_EQ(written.summary.entry_count, model.size());
+  const auto cache = MakeCache(256);
+  ASSERT_OK_AND_ASSIGN(auto reader, layers::DeltaLayerReader::Open(ctx, written.path, cache.get()));
+  for (const Key& key : DistinctKeys(model)) {
+    for (const LsnRange& lsns : ProbeRanges(model, key, last, rng)) {
+      ASSERT_NO_FATAL_FAILURE(ExpectHistory(*reader, model, key, lsns));
+    }
+  }
+}
+
+// Many small records (some empty, a few larger than the smaller batch
+// budgets) over many keys in random order, so a key's records are spread
+// over the file: the L0 equals the model whatever the batch size, from one
+// value per batch to the whole layer in one.
+TEST_P(InMemoryLayerTest, ManySmallRecordsMatchModelInL0AtEveryBatchSize) {
+  const uint64_t seed = TestSeed();
+  SCOPED_TRACE("PS_TEST_SEED=" + std::to_string(seed));
+  Rng rng(seed);
+  auto layer = NewLayer();
+  const std::vector<Key> keys = GenerateKeys(KeyShape::kMixedKinds, 500, rng);
+  DeltaModel model;
+  uint64_t lsn = kStart.value;
+  for (size_t i = 0; i < 3000; ++i) {
+    lsn += rng() % 2;
+    const Key& key = keys[rng() % keys.size()];
+    if (model.contains({key, Lsn{lsn}})) ++lsn;
+    const size_t size = rng() % 64 == 0 ? 20000 + rng() % 5000 : rng() % 200;
+    DeltaValue v{RandomBytes(rng, size), rng() % 8 == 0};
+    ASSERT_OK(layer->Put(key, Lsn{lsn}, v.bytes, v.will_init));
+    model[{key, Lsn{lsn}}] = std::move(v);
+  }
+  ASSERT_OK(layer->Freeze(Lsn{lsn + 1}));
+  // The model check is the slow part, so it runs once; every other batch
+  // size must produce the same bytes.
+  ASSERT_OK_AND_ASSIGN(const auto reference, WriteL0In(*layer, ctx(), dir().File("l0-default"),
+                                                       InMemoryLayer::kL0ReadBatchBytes));
+  ASSERT_TRUE(reference.has_value());
+  ASSERT_NO_FATAL_FAILURE(ExpectL0MatchesModel(ctx(), *reference, model, Lsn{lsn}, rng));
+  const std::vector<std::byte> expected = pageserver::testing::ReadWholeFile(reference->path);
+  for (const size_t budget : {size_t{1}, size_t{4096}, size_t{64} << 10, size_t{256} << 10}) {
+    SCOPED_TRACE("read_batch_bytes=" + std::to_string(budget));
+    ASSERT_OK_AND_ASSIGN(
+        const auto written,
+        WriteL0In(*layer, ctx(), dir().File("l0-" + std::to_string(budget)), budget));
+    ASSERT_TRUE(written.has_value());
+    EXPECT_EQ(written->summary.entry_count, model.size());
+    EXPECT_TRUE(pageserver::testing::ReadWholeFile(written->path) == expected);
+  }
+}
+
+// Counts the read requests, and the engine batches holding any, that reach
+// the engine for one file (recognized by its path at Open), so the L0
+// writer's own reads (its index spill) are not counted.
+class FileReadCounter final : public io_engine::IoEngine {
+ public:
+  FileReadCounter(io_engine::IoEngine& inner, std::string path)
+      : inner_(inner), path_(std::move(path)) {}
+  std::string_view name() const override { return inner_.name(); }
+  common::Result<int> Open(const std::string& path, int flags, unsigned mode) override {
+    common::Result<int> fd = inner_.Open(path, flags, mode);
+    if (fd.has_value() && path == path_) fd_ = *fd;
+    return fd;
+  }
+  common::Status Close(int fd) override { return inner_.Close(fd); }
+  void SubmitBatch(std::span<const io_engine::IoRequest> requests,
+                   std::span<io_engine::IoResult> results) override {
+    uint64_t n = 0;
+    for (const auto& r : requests) n += r.opcode == io_engine::IoOpcode::kRead && r.fd == fd_;
+    reads_ += n;
+    batches_ += n > 0;
+    inner_.SubmitBatch(requests, results);
+  }
+  common::Result<io_engine::AsyncIo> SubmitAsync(const io_engine::IoRequest& request) override {
+    return inner_.SubmitAsync(request);
+  }
+  io_engine::IoResult WaitAsync(io_engine::AsyncIo ticket) override {
+    return inner_.WaitAsync(std::move(ticket));
+  }
+  uint64_t reads() const { return reads_; }
+  uint64_t batches() const { return batches_; }
+
+ private:
+  io_engine::IoEngine& inner_;
+  const std::string path_;
+  int fd_ = -1;
+  std::atomic<uint64_t> reads_{0};
+  std::atomic<uint64_t> batches_{0};
+};
+
+// Regression: WriteL0 read one value per synchronous read (20,000 reads
+// here; ~1.5 MiB/s of small records under direct-rw). Keys are put round
+// robin, so in the file a key's records are kKeys records apart and the
+// key-order walk jumps all over the file.
+TEST_P(InMemoryLayerTest, WriteL0ReadsSmallRecordsInFewBatches) {
+  constexpr uint64_t kKeys = 400;
+  constexpr uint64_t kRounds = 50;
+  constexpr uint64_t kValue = 100;
+  constexpr uint64_t kRecord = kHeader + kValue;
+  FileReadCounter ephemeral(engine(), EphemeralPath());
+  CountingEngine counting(ephemeral);
+  mutable_ctx().engine = &counting;
+  auto layer = NewLayer();
+  for (uint64_t r = 0; r < kRounds; ++r) {
+    for (uint64_t k = 0; k < kKeys; ++k) {
+      ASSERT_OK(layer->Put(Key::TwoPhaseFile(static_cast<uint32_t>(k)), Lsn{kStart.value + r},
+                           Value(kValue, static_cast<uint8_t>(k + r)), r == 0));
+    }
+  }
+  ASSERT_OK(layer->Freeze(Lsn{kStart.value + kRounds}));
+  const uint64_t n = kKeys * kRounds;
+  ASSERT_EQ(layer->bytes(), n * kRecord);
+
+  // Default budget: the whole 2.16 MB file is one run of touching blocks,
+  // read in kL0MaxReadBytes pieces (3) in one engine batch.
+  const uint64_t total_reads = counting.reads();
+  ASSERT_OK_AND_ASSIGN(auto written, WriteL0In(*layer, ctx(), dir().File("default"),
+                                               InMemoryLayer::kL0ReadBatchBytes));
+  ASSERT_TRUE(written.has_value());
+  EXPECT_EQ(written->summary.entry_count, n);
+  EXPECT_EQ(ephemeral.batches(), 1u);
+  EXPECT_EQ(ephemeral.reads(),
+            (layer->bytes() + InMemoryLayer::kL0MaxReadBytes - 1) / InMemoryLayer::kL0MaxReadBytes);
+  EXPECT_LT(counting.reads() - total_reads, n / 100);  // the L0 writer's own reads included
+  std::cerr << "[ WriteL0 ] default budget: " << ephemeral.reads() << " ephemeral reads in "
+            << ephemeral.batches() << " batches, " << counting.reads() - total_reads
+            << " reads in all, for " << n << " values\n";
+
+  // 1 MiB: a batch holds the records of a run of consecutive keys, which in
+  // each round are adjacent: at most one extent (< 1 MiB, one read) per
+  // round. With alignment a <= 4096, a run of g keys covers at most
+  // kRounds * (g * kRecord + 2a) bytes; a batch ends only when the next
+  // record does not fit, so it advances by more than g_min - 2 keys.
+  constexpr uint64_t kBudget = uint64_t{1} << 20;
+  constexpr uint64_t kMaxAlignment = 4096;
+  constexpr uint64_t kMinKeysPerBatch = (kBudget / kRounds - 2 * kMaxAlignment) / kRecord - 2;
+  constexpr uint64_t kMaxBatches = (kKeys + kMinKeysPerBatch - 1) / kMinKeysPerBatch + 1;
+  const uint64_t reads = ephemeral.reads();
+  const uint64_t batches = ephemeral.batches();
+  ASSERT_OK_AND_ASSIGN(written, WriteL0In(*layer, ctx(), dir().File("1mib"), kBudget));
+  ASSERT_TRUE(written.has_value());
+  EXPECT_EQ(written->summary.entry_count, n);
+  const uint64_t batches_1mib = ephemeral.batches() - batches;
+  EXPECT_GE(batches_1mib, 2u);
+  EXPECT_LE(batches_1mib, kMaxBatches);
+  EXPECT_LE(ephemeral.reads() - reads, batches_1mib * kRounds);
+  std::cerr << "[ WriteL0 ] 1 MiB budget: " << ephemeral.reads() - reads << " ephemeral reads in "
+            << batches_1mib << " batches (bound " << kMaxBatches << " x " << kRounds << ")\n";
+}
+
+// A record header changed on disk after Freeze (here: in a later batch, not
+// the first) fails WriteL0 with Corruption naming the file and the record's
+// offset, and leaves no layer file behind; so does a file cut short.
+TEST_P(InMemoryLayerTest, CorruptRecordHeaderAfterFreezeFailsWriteL0) {
+  constexpr uint64_t kRecord = kHeader + 100;
+  auto layer = NewLayer();
+  for (uint64_t i = 0; i < 2000; ++i) {
+    ASSERT_OK(layer->Put(Key::TwoPhaseFile(static_cast<uint32_t>(i)), Lsn{kStart.value + i},
+                         Value(100, 1), true));
+  }
+  ASSERT_OK(layer->Freeze(Lsn{kStart.value + 2000}));
+  const uint64_t bad = 1500 * kRecord;
+  const int fd = ::open(EphemeralPath().c_str(), O_WRONLY);
+  ASSERT_GE(fd, 0);
+  const std::byte flags{0x80};  // a reserved flag bit
+  ASSERT_EQ(::pwrite(fd, &flags, 1, static_cast<off_t>(bad + 4)), 1);
+  ::close(fd);
+  const auto corrupt = HasSubstr(EphemeralPath() + " offset=" + std::to_string(bad));
+  for (const size_t budget : {size_t{16} << 10, InMemoryLayer::kL0ReadBatchBytes}) {
+    SCOPED_TRACE("read_batch_bytes=" + std::to_string(budget));
+    EXPECT_THAT(layer->WriteL0(ctx(), dir().path(), TestTenant(), TestTimeline(), {}, budget),
+                StatusIs(StatusCode::kCorruption, corrupt));
+    EXPECT_THAT(ListDir(dir().path()), ElementsAre("ephemeral-1"));
+  }
+  EXPECT_THAT(layer->GetHistory(Key::TwoPhaseFile(1500), {Lsn{0}, Lsn::Max()}),
+              StatusIs(StatusCode::kCorruption, corrupt));
+
+  ASSERT_EQ(::truncate(EphemeralPath().c_str(), static_cast<off_t>(bad)), 0);
+  EXPECT_THAT(layer->WriteL0(ctx(), dir().path(), TestTenant(), TestTimeline()),
+              StatusIs(StatusCode::kCorruption,
+                       AllOf(HasSubstr(EphemeralPath()), HasSubstr("logical end"))));
+  EXPECT_THAT(ListDir(dir().path()), ElementsAre("ephemeral-1"));
 }
 
 INSTANTIATE_TEST_SUITE_P(All, InMemoryLayerTest, ::testing::ValuesIn(AllIoParams()), IoParamName);
