@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "common/align.h"
+#include "common/failpoint.h"
 #include "layers/layer_name.h"
 
 namespace pageserver::layers {
@@ -158,6 +159,7 @@ Result<BlobRef> LayerFileWriter::AppendBlob(std::span<const std::byte> value, bo
                                    std::to_string(blob.size()) + " bytes at offset " +
                                    std::to_string(offset) + " exceeds BlobRef's limits");
   }
+  common::FailPoint("layer-append-blob");
   Status status = files_->values->Append(blob);
   if (!status.ok()) return Poison(std::move(status));
   value_region_bytes_ += blob.size();
@@ -199,7 +201,9 @@ Result<LayerSummary> LayerFileWriter::FinishFile() {
                             std::to_string(summary.file_length));
   }
   RETURN_IF_ERROR(WriteSummaryAndSync(summary));
+  common::FailPoint("layer-before-rename");
   RETURN_IF_ERROR(RenameFile(temp_path_, final_path_));
+  common::FailPoint("layer-after-rename");
   RETURN_IF_ERROR(virtual_file::SyncDirectory(dir_));
   return summary;
 }

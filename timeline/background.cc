@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "common/clock.h"
+#include "common/failpoint.h"
 #include "layers/delta_layer.h"
 #include "layers/disk_btree.h"
 #include "timeline/compaction.h"
@@ -105,6 +106,14 @@ Result<CompactionResult> Timeline::Compact(bool force) {
   std::lock_guard compact_lock(compact_mu_);
   const std::shared_ptr<const LayerMap> map = layer_map();
   std::vector<LayerHandlePtr> l0s = map->L0Deltas();
+  // Only L0s the metadata vouches for. A flush publishes its L0 before it
+  // advances disk_consistent_lsn; an output covering that L0 would be a
+  // future layer, deleted at load after a crash, while its inputs are gone.
+  // Unvouched L0s are the newest (flushes advance it in order), so the rest
+  // stay contiguous.
+  const Lsn durable = disk_consistent_lsn();
+  std::erase_if(l0s,
+                [&](const LayerHandlePtr& l0) { return IsFutureLayer(l0->desc.name, durable); });
   const size_t needed = force ? 2 : config_.compaction_threshold;
   if (l0s.size() < needed) return CompactionResult{};
   const uint64_t start = common::MonotonicNanos();
@@ -118,6 +127,7 @@ Result<CompactionResult> Timeline::Compact(bool force) {
   options.writer = config_.writer;
   ASSIGN_OR_RETURN(std::vector<layers::WrittenLayer> written,
                    CompactDeltas(*res_.ctx, inputs, options));
+  common::FailPoint("compaction-before-publish");
   std::vector<LayerHandlePtr> outputs;
   for (const layers::WrittenLayer& layer : written) {
     ASSIGN_OR_RETURN(LayerHandlePtr handle,
@@ -126,6 +136,7 @@ Result<CompactionResult> Timeline::Compact(bool force) {
   }
   RETURN_IF_ERROR(ReplaceLayers(l0s, outputs));
   RemoveOnDrop(l0s, pending_l0_deletions_);
+  common::FailPoint("compaction-after-publish");
   if (metrics_) metrics_->compaction_seconds.Observe(SecondsSince(start));
   spdlog::info("timeline {}: compacted {} L0 layers into {} L1 layers", id_.ToHex(), l0s.size(),
                outputs.size());
@@ -186,6 +197,7 @@ Result<bool> Timeline::CreateImageLayer(const KeyRange& range, Lsn lsn) {
   ASSIGN_OR_RETURN(const layers::WrittenLayer written, writer->Finish());
   ASSIGN_OR_RETURN(LayerHandlePtr handle, OpenWrittenLayer(written, false));
   const LayerHandlePtr added[] = {handle};
+  common::FailPoint("image-before-publish");
   RETURN_IF_ERROR(ReplaceLayers({}, added));
   if (metrics_) metrics_->image_creation_seconds.Observe(SecondsSince(start));
   return true;
@@ -254,6 +266,7 @@ Result<GcResult> Timeline::Gc() {
     }
   }
   if (victims.empty()) return result;
+  common::FailPoint("gc-before-remove");
   RETURN_IF_ERROR(ReplaceLayers(victims, {}));
   RemoveOnDrop(victims, nullptr);
   for (const LayerHandlePtr& layer : victims) result.bytes += layer->desc.file_size;

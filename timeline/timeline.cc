@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "common/clock.h"
+#include "common/failpoint.h"
 #include "timeline/pg_mapping.h"
 
 namespace pageserver::timeline {
@@ -439,6 +440,7 @@ Result<bool> Timeline::FlushOldest() {
   ASSIGN_OR_RETURN(std::optional<layers::WrittenLayer> written,
                    layer->WriteL0(*res_.ctx, dir_, tenant_, id_, config_.writer));
   RETURN_IF_ERROR(PublishFlushed(layer, std::move(written)));
+  common::FailPoint("flush-before-metadata");
   // The L0 is durable (fsynced, renamed, directory fsynced): now the
   // metadata may vouch for it.
   RETURN_IF_ERROR(AdvanceDiskConsistentLsn(Lsn{layer->lsn_range().end.value - 1}));

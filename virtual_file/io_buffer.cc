@@ -1,5 +1,6 @@
 #include "virtual_file/io_buffer.h"
 
+#include <pthread.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -161,6 +162,20 @@ struct RecyclePool {
   ~RecyclePool() { alive = false; }
 };
 thread_local RecyclePool recycle_pool;
+
+// In a forked child the pool of the forking thread (the only thread left)
+// still lists buffers whose pages were not copied (MADV_DONTFORK). Forget
+// them without touching their memory; the vector is kept reachable so leak
+// checkers stay quiet.
+void ForgetPoolInForkChild() {
+  [[maybe_unused]] static std::vector<AlignedBuffer>* forgotten = nullptr;
+  if (!recycle_pool.alive || recycle_pool.free.empty()) return;
+  forgotten = new std::vector<AlignedBuffer>(std::move(recycle_pool.free));
+  recycle_pool.free.clear();
+}
+
+[[maybe_unused]] const int kForkHandlerRegistered =
+    pthread_atfork(nullptr, nullptr, &ForgetPoolInForkChild);
 
 }  // namespace
 

@@ -172,6 +172,8 @@ class IoBufferMut {
 inline constexpr size_t kRecycleGranule = 64 * 1024;
 inline constexpr size_t kMaxRecycledBuffers = 4;
 inline constexpr size_t kMaxRecycledBytes = 4 * 1024 * 1024;
+// fork(): a child starts with an empty pool (a fork handler forgets the
+// parent's buffers, whose pages are MADV_DONTFORK and absent in the child).
 AlignedBuffer TakeRecycledBuffer(size_t min_capacity, size_t alignment);
 void RecycleBuffer(AlignedBuffer buffer);
 

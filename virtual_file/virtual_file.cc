@@ -17,6 +17,7 @@
 
 #include "common/align.h"
 #include "common/clock.h"
+#include "common/failpoint.h"
 #include "virtual_file/buffered_writer.h"
 
 namespace pageserver::virtual_file {
@@ -434,6 +435,7 @@ Status ReplaceFileAtomically(const IoContext& ctx, const std::string& path,
   const std::string temp = path + std::string(kTempSuffix);
   RETURN_IF_ERROR(RemoveIfExists(temp));
   RETURN_IF_ERROR(WriteSyncedFile(ctx, temp, contents).WithContext("replace " + path));
+  common::FailPoint("replace-before-rename");
   RETURN_IF_ERROR(RenameFile(ctx, temp, path));
   return SyncDirectory(ParentDirectory(path));
 }

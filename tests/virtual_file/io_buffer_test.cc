@@ -1,6 +1,8 @@
 #include "virtual_file/io_buffer.h"
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -313,6 +315,30 @@ TEST(RecycledBufferTest, EachThreadHasItsOwnPool) {
     }
     EXPECT_TRUE(found);
     for (AlignedBuffer& b : back) RecycleBuffer(std::move(b));
+  });
+}
+
+// Regression: a forked child used to be handed the parent's pooled buffers,
+// whose pages (MADV_DONTFORK) do not exist in the child.
+TEST(RecycledBufferTest, ForkedChildStartsWithAnEmptyPool) {
+  OnFreshThread([] {
+    AlignedBuffer pooled = TakeRecycledBuffer(64 * 1024, 4096);
+    const std::byte* parent_memory = pooled.data();
+    RecycleBuffer(std::move(pooled));
+    const pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      AlignedBuffer child = TakeRecycledBuffer(64 * 1024, 4096);
+      std::memset(child.data(), 0x5A, child.capacity());  // faults if unmapped
+      ::_exit(child.data() == parent_memory ? 1 : 0);
+    }
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    ASSERT_TRUE(WIFEXITED(status)) << "child died of signal " << WTERMSIG(status);
+    EXPECT_EQ(WEXITSTATUS(status), 0) << "the child was handed the parent's pooled buffer";
+    AlignedBuffer again = TakeRecycledBuffer(64 * 1024, 4096);
+    EXPECT_EQ(again.data(), parent_memory) << "the parent's pool is unchanged";
+    RecycleBuffer(std::move(again));
   });
 }
 
