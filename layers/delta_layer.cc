@@ -128,22 +128,49 @@ Result<KeyHistory> DeltaLayerReader::LookupHistory(const Key& key, const LsnRang
 
 Result<DeltaLayerReader::History> DeltaLayerReader::GetHistory(const Key& key, const LsnRange& lsns,
                                                                size_t max_read_bytes) const {
-  ASSIGN_OR_RETURN(const KeyHistory found, LookupHistory(key, lsns));
-  History history;
-  history.complete = found.complete;
-  if (found.entries.empty()) return history;
+  const HistoryLookup lookup{key, lsns};
+  std::vector<Result<History>> results = GetHistories(std::span(&lookup, 1), max_read_bytes);
+  return std::move(results.front());
+}
+
+std::vector<Result<DeltaLayerReader::History>> DeltaLayerReader::GetHistories(
+    std::span<const HistoryLookup> lookups, size_t max_read_bytes) const {
+  std::vector<Result<History>> results;
+  results.reserve(lookups.size());
+  std::vector<KeyHistory> found(lookups.size());
+  std::vector<size_t> first_blob(lookups.size(), 0);
   std::vector<BlobRef> blobs;
-  blobs.reserve(found.entries.size());
-  for (const DeltaEntry& e : found.entries) blobs.push_back(e.blob);
-  VectoredReadBatch batch;
-  batch.Add(&file_, VectoredReadPlan::Build(blobs, planner_options(max_read_bytes)));
-  batch.Execute();
-  for (size_t i = 0; i < blobs.size(); ++i) {
-    ASSIGN_OR_RETURN(DecodedBlob decoded, internal::DecodeChecked(batch, 0, i, blobs[i], path()));
-    history.values.push_back(
-        Value{found.entries[i].lsn, decoded.will_init, std::move(decoded.value)});
+  for (size_t i = 0; i < lookups.size(); ++i) {
+    Result<KeyHistory> history = LookupHistory(lookups[i].key, lookups[i].lsns);
+    if (!history.has_value()) {
+      results.push_back(std::move(history).error());
+      continue;
+    }
+    found[i] = std::move(history).value();
+    first_blob[i] = blobs.size();
+    for (const DeltaEntry& e : found[i].entries) blobs.push_back(e.blob);
+    results.push_back(History{{}, found[i].complete});
   }
-  return history;
+  if (blobs.empty()) return results;
+  const VectoredReadBatch batch = internal::ReadBlobs(file_, blobs, max_read_bytes);
+  for (size_t i = 0; i < lookups.size(); ++i) {
+    if (!results[i].has_value()) continue;
+    const Status decoded = DecodeHistory(batch, found[i], first_blob[i], *results[i]);
+    if (!decoded.ok()) results[i] = decoded;
+  }
+  return results;
+}
+
+Status DeltaLayerReader::DecodeHistory(const VectoredReadBatch& batch, const KeyHistory& found,
+                                       size_t first_blob, History& out) const {
+  out.values.reserve(found.entries.size());
+  for (size_t i = 0; i < found.entries.size(); ++i) {
+    const DeltaEntry& e = found.entries[i];
+    ASSIGN_OR_RETURN(DecodedBlob decoded,
+                     internal::DecodeChecked(batch, 0, first_blob + i, e.blob, path()));
+    out.values.push_back(Value{e.lsn, decoded.will_init, std::move(decoded.value)});
+  }
+  return Status::Ok();
 }
 
 }  // namespace pageserver::layers

@@ -74,6 +74,12 @@ struct KeyHistory {
   bool complete = false;            // ended at a will_init entry: nothing older is needed
 };
 
+// One lookup of a vectored history read: `key`'s entries with LSN in `lsns`.
+struct HistoryLookup {
+  Key key;
+  LsnRange lsns;
+};
+
 class DeltaLayerReader {
  public:
   static common::Result<std::unique_ptr<DeltaLayerReader>> Open(const virtual_file::IoContext& ctx,
@@ -105,13 +111,30 @@ class DeltaLayerReader {
     std::vector<Value> values;  // newest first
     bool complete = false;
   };
-  // Self-contained read of LookupHistory's values (one batch).
+  // Self-contained read of LookupHistory's values (one batch):
+  // GetHistories of the one lookup.
   common::Result<History> GetHistory(const Key& key, const LsnRange& lsns,
                                      size_t max_read_bytes = kDefaultMaxVectoredReadBytes) const;
+
+  // The vectored form: LookupHistory of every lookup (index walks only),
+  // then the blobs of all of them planned as one VectoredReadPlan and read
+  // as one VectoredReadBatch (one engine submit; no data read at all when no
+  // lookup needs a value), then decoded. One result per lookup, in order. Errors
+  // are per lookup: an index error, a failed read or a blob that fails to
+  // decode fails only the lookups that needed it. Lookups may repeat keys or
+  // overlap; a blob two lookups need is read once. A lookup that finds no
+  // entries gets an empty, incomplete History (as LookupHistory).
+  std::vector<common::Result<History>> GetHistories(
+      std::span<const HistoryLookup> lookups,
+      size_t max_read_bytes = kDefaultMaxVectoredReadBytes) const;
 
  private:
   DeltaLayerReader(virtual_file::VirtualFile file, LayerSummary summary, page_cache::FileId id,
                    page_cache::PageCache* cache);
+  // Decodes the values of `found`, whose blobs are blobs [first_blob, ...)
+  // of plan 0 of `batch`, into `out`.
+  common::Status DecodeHistory(const VectoredReadBatch& batch, const KeyHistory& found,
+                               size_t first_blob, History& out) const;
   virtual_file::VirtualFile file_;
   LayerSummary summary_;
   DiskBtreeReader index_;

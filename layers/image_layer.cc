@@ -91,6 +91,13 @@ Result<std::optional<BlobRef>> ImageLayerReader::Lookup(const Key& key) const {
   return std::optional<BlobRef>(blob);
 }
 
+Result<std::vector<std::byte>> ImageLayerReader::ReadValue(BlobRef blob) const {
+  const VectoredReadBatch batch =
+      internal::ReadBlobs(file_, std::span(&blob, 1), kDefaultMaxVectoredReadBytes);
+  ASSIGN_OR_RETURN(DecodedBlob decoded, internal::DecodeChecked(batch, 0, 0, blob, path()));
+  return std::move(decoded.value);
+}
+
 Result<std::vector<std::byte>> ImageLayerReader::Get(const Key& key) const {
   std::vector<Result<std::vector<std::byte>>> results = GetVectored(std::span(&key, 1));
   return std::move(results.front());
@@ -115,9 +122,7 @@ std::vector<Result<std::vector<std::byte>>> ImageLayerReader::GetVectored(
     }
   }
   if (blobs.empty()) return results;
-  VectoredReadBatch batch;
-  batch.Add(&file_, VectoredReadPlan::Build(blobs, planner_options(max_read_bytes)));
-  batch.Execute();
+  const VectoredReadBatch batch = internal::ReadBlobs(file_, blobs, max_read_bytes);
   for (size_t i = 0; i < keys.size(); ++i) {
     if (blob_of_key[i] == SIZE_MAX) continue;
     const size_t b = blob_of_key[i];

@@ -103,6 +103,11 @@ class ImageLayerReader {
   // region [8192, value_region_end) or at fewer than kBlobHeaderSize bytes.
   common::Result<std::optional<BlobRef>> Lookup(const Key& key) const;
 
+  // The value stored in `blob`, a BlobRef Lookup returned (one planned read,
+  // decode, will_init check as Get): Lookup then ReadValue is Get for callers
+  // that also want the blob's stored length and flags, with one index walk.
+  common::Result<std::vector<std::byte>> ReadValue(BlobRef blob) const;
+
   // Self-contained reads: lookups, one planned batch, decode. A blob whose
   // will_init flag disagrees with its index entry is Corruption.
   // Get: the value of `key`, or NotFound.

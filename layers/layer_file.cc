@@ -57,6 +57,14 @@ Status CheckBlobRef(const LayerSummary& summary, const std::string& path, const 
                             ", " + std::to_string(summary.value_region_end) + ")");
 }
 
+VectoredReadBatch ReadBlobs(const VirtualFile& file, std::span<const BlobRef> blobs,
+                            size_t max_read_bytes) {
+  VectoredReadBatch batch;
+  batch.Add(&file, VectoredReadPlan::Build(blobs, PlannerOptionsFor(file, max_read_bytes)));
+  batch.Execute();
+  return batch;
+}
+
 Result<DecodedBlob> DecodeChecked(const VectoredReadBatch& batch, size_t plan, size_t blob,
                                   BlobRef ref, const std::string& path) {
   ASSIGN_OR_RETURN(DecodedBlob decoded, batch.Decode(plan, blob));

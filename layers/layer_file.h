@@ -6,6 +6,8 @@
 //
 // Thread-safety: pure functions; OpenedLayer is a plain value.
 
+#include <cstddef>
+#include <span>
 #include <string>
 
 #include "common/status.h"
@@ -47,6 +49,12 @@ PlannerOptions PlannerOptionsFor(const virtual_file::VirtualFile& file, size_t m
 // [8192, value_region_end) and holds at least a blob header.
 common::Status CheckBlobRef(const LayerSummary& summary, const std::string& path, const Key& key,
                             BlobRef blob);
+
+// Plans `blobs` (VectoredReadPlan::Build with the file's alignment and
+// `max_read_bytes`) as plan 0 of a new batch and executes it: every read in
+// one VirtualFile::ReadBatch. Decode blob i with DecodeChecked(batch, 0, i, ...).
+VectoredReadBatch ReadBlobs(const virtual_file::VirtualFile& file, std::span<const BlobRef> blobs,
+                            size_t max_read_bytes);
 
 // Decodes blob `blob` of plan `plan`, checking that its will_init flag
 // agrees with the index entry `ref` (Corruption otherwise).

@@ -24,15 +24,7 @@ using layers::TimelineId;
 
 namespace {
 
-Status CheckResources(const TimelineResources& res) {
-  if (res.ctx == nullptr || res.ctx->engine == nullptr || res.cache == nullptr) {
-    return Status::InvalidArgument(
-        "tenant resources need an IoContext with an engine and a PageCache");
-  }
-  return Status::Ok();
-}
-
-// mkdir of one directory; `created` tells whether it did not exist before.
+// mkdir of one directory; true when it did not exist before.
 Result<bool> MakeDirectory(const std::string& dir) {
   if (::mkdir(dir.c_str(), 0755) == 0) return true;
   if (errno == EEXIST) return false;
@@ -41,19 +33,6 @@ Result<bool> MakeDirectory(const std::string& dir) {
 
 std::string Parent(const std::string& path) {
   return std::filesystem::path(path).parent_path().string();
-}
-
-// Creates `dir` and its missing parents; fsyncs the parent of every
-// directory it created, so the new entries survive a crash.
-Status CreateDirectoriesDurably(const std::string& dir) {
-  const std::string parent = Parent(dir);
-  if (!parent.empty() && parent != dir) {
-    struct stat st;
-    if (::stat(parent.c_str(), &st) != 0) RETURN_IF_ERROR(CreateDirectoriesDurably(parent));
-  }
-  ASSIGN_OR_RETURN(const bool created, MakeDirectory(dir));
-  if (created && !parent.empty()) RETURN_IF_ERROR(virtual_file::SyncDirectory(parent));
-  return Status::Ok();
 }
 
 Status RemoveTree(const std::string& path) {
@@ -241,10 +220,10 @@ Tenant::Tenant(const TimelineResources& res, const std::string& data_dir, Tenant
 Result<std::unique_ptr<Tenant>> Tenant::Create(const TimelineResources& res,
                                                const std::string& data_dir, TenantId id,
                                                const TimelineConfig& config) {
-  RETURN_IF_ERROR(CheckResources(res));
+  RETURN_IF_ERROR(res.Check());
   RETURN_IF_ERROR(config.Check());
   std::unique_ptr<Tenant> tenant(new Tenant(res, data_dir, id, config));
-  RETURN_IF_ERROR(CreateDirectoriesDurably(Parent(tenant->dir_)));
+  RETURN_IF_ERROR(virtual_file::CreateDirectoriesDurably(Parent(tenant->dir_)));
   ASSIGN_OR_RETURN(const bool created, MakeDirectory(tenant->dir_));
   if (!created) {
     return Status::AlreadyExists("tenant " + id.ToHex() + " already exists in " + tenant->dir_);
@@ -258,7 +237,7 @@ Result<std::unique_ptr<Tenant>> Tenant::Create(const TimelineResources& res,
 Result<std::unique_ptr<Tenant>> Tenant::Load(const TimelineResources& res,
                                              const std::string& data_dir, TenantId id,
                                              const TimelineConfig& config) {
-  RETURN_IF_ERROR(CheckResources(res));
+  RETURN_IF_ERROR(res.Check());
   RETURN_IF_ERROR(config.Check());
   std::unique_ptr<Tenant> tenant(new Tenant(res, data_dir, id, config));
   struct stat st;

@@ -4,7 +4,6 @@
 #include <sys/stat.h>
 
 #include <cerrno>
-#include <filesystem>
 #include <utility>
 
 #include "common/clock.h"
@@ -27,20 +26,6 @@ bool IsPageKey(const Key& key) { return key.IsRelBlock() || key.IsSlruBlock(); }
 
 std::string PutContext(const Key& key, Lsn lsn) {
   return "put " + key.Describe() + " at " + lsn.ToString();
-}
-
-// mkdir -p, then fsync every parent whose entry we created, so a new
-// timeline directory survives a crash.
-Status CreateDirectories(const std::string& dir) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) return Status::FromErrno(ec.value(), "create directory " + dir);
-  std::filesystem::path path(dir);
-  for (int i = 0; i < 4 && path.has_parent_path(); ++i) {
-    path = path.parent_path();
-    RETURN_IF_ERROR(virtual_file::SyncDirectory(path.string()));
-  }
-  return Status::Ok();
 }
 
 bool FileExists(const std::string& path) {
@@ -89,8 +74,8 @@ Timeline::Timeline(const TimelineResources& res, const std::string& data_dir, Te
     metrics_ = std::make_unique<TimelineMetrics>(*res.registry, tenant, id);
 }
 
-static Status CheckResources(const TimelineResources& res) {
-  if (res.ctx == nullptr || res.ctx->engine == nullptr || res.cache == nullptr) {
+Status TimelineResources::Check() const {
+  if (ctx == nullptr || ctx->engine == nullptr || cache == nullptr) {
     return Status::InvalidArgument(
         "timeline resources need an IoContext with an engine and a PageCache");
   }
@@ -102,13 +87,13 @@ Result<std::shared_ptr<Timeline>> Timeline::CreateEmpty(const TimelineResources&
                                                         TenantId tenant, TimelineId id,
                                                         Lsn start_lsn, uint32_t pg_version,
                                                         const TimelineConfig& config) {
-  RETURN_IF_ERROR(CheckResources(res));
+  RETURN_IF_ERROR(res.Check());
   RETURN_IF_ERROR(config.Check());
   const std::string dir = TimelineDir(data_dir, tenant, id);
   if (FileExists(MetadataPath(dir))) {
     return Status::AlreadyExists("timeline " + id.ToHex() + " already exists in " + dir);
   }
-  RETURN_IF_ERROR(CreateDirectories(dir));
+  RETURN_IF_ERROR(virtual_file::CreateDirectoriesDurably(dir));
   TimelineMetadata metadata;
   metadata.disk_consistent_lsn = start_lsn;
   metadata.initdb_lsn = start_lsn;
@@ -122,7 +107,7 @@ Result<std::shared_ptr<Timeline>> Timeline::CreateBranch(const TimelineResources
                                                          const std::string& data_dir, TimelineId id,
                                                          std::shared_ptr<Timeline> ancestor,
                                                          Lsn lsn, const TimelineConfig& config) {
-  RETURN_IF_ERROR(CheckResources(res));
+  RETURN_IF_ERROR(res.Check());
   RETURN_IF_ERROR(config.Check());
   if (ancestor == nullptr) return Status::InvalidArgument("branch without an ancestor");
   const std::string what =
@@ -151,7 +136,7 @@ Result<std::shared_ptr<Timeline>> Timeline::CreateBranch(const TimelineResources
   metadata.ancestor_timeline = ancestor->id_;
   metadata.ancestor_lsn = lsn;
   metadata.latest_gc_cutoff_lsn = lsn;
-  Status status = CreateDirectories(dir);
+  Status status = virtual_file::CreateDirectoriesDurably(dir);
   if (status.ok()) status = WriteMetadata(*res.ctx, dir, metadata);
   Result<std::shared_ptr<Timeline>> branch =
       status.ok() ? Open(res, data_dir, ancestor->tenant_, id, ancestor, config)
@@ -164,7 +149,7 @@ Result<std::shared_ptr<Timeline>> Timeline::Load(const TimelineResources& res,
                                                  const std::string& data_dir, TenantId tenant,
                                                  TimelineId id, std::shared_ptr<Timeline> ancestor,
                                                  const TimelineConfig& config) {
-  RETURN_IF_ERROR(CheckResources(res));
+  RETURN_IF_ERROR(res.Check());
   RETURN_IF_ERROR(config.Check());
   ASSIGN_OR_RETURN(std::shared_ptr<Timeline> timeline,
                    Open(res, data_dir, tenant, id, std::move(ancestor), config));

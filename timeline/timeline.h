@@ -119,6 +119,9 @@ struct TimelineResources {
   page_cache::PageCache* cache = nullptr;
   // Optional: where the timeline's metrics live (nullptr: none).
   common::Registry* registry = nullptr;
+
+  // InvalidArgument unless ctx (with an engine) and cache are set.
+  common::Status Check() const;
 };
 
 // A snapshot of the timeline's state, for the HTTP API and tests.

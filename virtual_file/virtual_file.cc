@@ -430,6 +430,17 @@ Status RenameFile(const IoContext& ctx, const std::string& from, const std::stri
 
 }  // namespace
 
+Status CreateDirectoriesDurably(const std::string& dir) {
+  const std::string parent = ParentDirectory(dir);
+  if (!parent.empty() && parent != dir) {
+    struct stat st;
+    if (::stat(parent.c_str(), &st) != 0) RETURN_IF_ERROR(CreateDirectoriesDurably(parent));
+  }
+  if (::mkdir(dir.c_str(), 0755) == 0) return SyncDirectory(parent);
+  if (errno == EEXIST) return Status::Ok();
+  return Status::FromErrno(errno, "create directory " + dir);
+}
+
 Status ReplaceFileAtomically(const IoContext& ctx, const std::string& path,
                              std::span<const std::byte> contents) {
   const std::string temp = path + std::string(kTempSuffix);

@@ -152,6 +152,10 @@ Result<size_t> QueryDirectIoAlignment(const std::string& path);
 // fsyncs a directory so a rename or create inside it is durable.
 Status SyncDirectory(const std::string& dir);
 
+// mkdir -p that survives a crash: creates `dir` and its missing parents and
+// fsyncs the parent of every directory it created. An existing `dir` is OK.
+Status CreateDirectoriesDurably(const std::string& dir);
+
 // Crash-safe whole-file replace: writes `contents` to "<path>.___temp"
 // (through BufferedWriter, so O_DIRECT under direct-rw), fsyncs it, renames
 // it over `path`, fsyncs the directory. After a crash, `path` holds either

@@ -14,6 +14,7 @@
 
 #include "layers/layer_name.h"
 #include "tests/layers/layer_test_util.h"
+#include "tests/support/counting_engine.h"
 #include "tests/support/io_test_env.h"
 #include "tests/support/status_matchers.h"
 
@@ -353,13 +354,7 @@ void CheckBigHistories(const DeltaLayerReader& reader, const std::vector<BigEntr
   }
 }
 
-// The big case runs once, under std-fs with O_DIRECT reads and writes (the
-// strictest mode, always available): its code paths are those of the
-// model-based tests above, which run under every engine and mode; only the
-// count differs, and at this count the ASan build needs seconds per run.
-class DeltaLayerBigTest : public DeltaLayerTest {};
-
-TEST_P(DeltaLayerBigTest, HundredsOfThousandsOfEntriesMakeADeepIndex) {
+TEST_P(DeltaLayerTest, HundredsOfThousandsOfEntriesMakeADeepIndex) {
   const uint64_t seed = TestSeed();
   SCOPED_TRACE("PS_TEST_SEED=" + std::to_string(seed));
   Rng rng(seed);
@@ -381,6 +376,148 @@ TEST_P(DeltaLayerBigTest, HundredsOfThousandsOfEntriesMakeADeepIndex) {
   auto reader = Open(written.path);
   ASSERT_NO_FATAL_FAILURE(CheckBigScans(*reader, entries, rng));
   ASSERT_NO_FATAL_FAILURE(CheckBigHistories(*reader, entries, rng));
+}
+
+// ------------------------------------------------------- vectored reads
+
+// Lookups for GetHistories: every key of `model` once with a random probe
+// range, some twice (overlapping ranges), absent keys, and empty ranges.
+std::vector<HistoryLookup> RandomLookups(const DeltaModel& model, Rng& rng) {
+  std::vector<HistoryLookup> lookups;
+  const std::vector<Key> keys = DistinctKeys(model);
+  for (const Key& k : keys) {
+    const std::vector<LsnRange> ranges = ProbeRanges(model, k, rng);
+    lookups.push_back({k, ranges[rng() % ranges.size()]});
+    if (rng() % 8 == 0) lookups.push_back({k, {Lsn{0}, Lsn::Max()}});
+  }
+  for (const Key& k : AbsentKeys(keys, 50, rng)) lookups.push_back({k, {Lsn{0}, Lsn::Max()}});
+  lookups.push_back({keys.front(), {Lsn{0}, Lsn{0}}});
+  std::shuffle(lookups.begin(), lookups.end(), rng);
+  return lookups;
+}
+
+void ExpectHistoryMatches(const DeltaModel& model, const HistoryLookup& lookup,
+                          const common::Result<DeltaLayerReader::History>& got) {
+  SCOPED_TRACE(lookup.key.ToHex() + " " + lookup.lsns.ToString());
+  const ExpectedHistory expected = ModelHistory(model, lookup.key, lookup.lsns);
+  ASSERT_OK(got);
+  ASSERT_EQ(got->complete, expected.complete);
+  ASSERT_EQ(got->values.size(), expected.entries.size());
+  for (size_t i = 0; i < got->values.size(); ++i) {
+    ASSERT_EQ(got->values[i].lsn, expected.entries[i].first);
+    ASSERT_EQ(got->values[i].will_init, expected.entries[i].second->will_init);
+    ASSERT_EQ(got->values[i].bytes, expected.entries[i].second->bytes);
+  }
+}
+
+// The plan GetHistories should make: the blobs of every lookup's history.
+VectoredReadPlan ExpectedPlan(const DeltaLayerReader& reader,
+                              const std::vector<HistoryLookup>& lookups, size_t max_read_bytes) {
+  std::vector<BlobRef> blobs;
+  for (const HistoryLookup& l : lookups) {
+    auto found = reader.LookupHistory(l.key, l.lsns);
+    if (!found.has_value()) ADD_FAILURE() << found.error().ToString();
+    if (!found.has_value()) continue;
+    for (const DeltaEntry& e : found->entries) blobs.push_back(e.blob);
+  }
+  return VectoredReadPlan::Build(blobs, reader.planner_options(max_read_bytes));
+}
+
+// Many keys, thousands of blobs: every history GetHistories returns matches
+// the model, and all values come from one engine batch of exactly the reads
+// the planner plans for those blobs (the index is warm, so it reads nothing).
+TEST_P(DeltaLayerTest, GetHistoriesMatchTheModelInOneBatch) {
+  const uint64_t seed = TestSeed();
+  SCOPED_TRACE("PS_TEST_SEED=" + std::to_string(seed));
+  Rng rng(seed);
+  const DeltaModel model =
+      RandomDeltaModel(GenerateKeys(KeyShape::kSparseRelations, 1500, rng), rng, 5, 300);
+  const WrittenLayer written = Write(model, KeyRange::All());
+  pageserver::testing::CountingEngine counting(engine());
+  virtual_file::IoContext counted = ctx();
+  counted.engine = &counting;
+  ASSERT_OK_AND_ASSIGN(auto reader, DeltaLayerReader::Open(counted, written.path, cache()));
+  ASSERT_LT(reader->summary().index_node_count, 512u);  // the whole index fits the cache
+  for (const size_t max_read_bytes : {kDefaultMaxVectoredReadBytes, size_t{4096}}) {
+    SCOPED_TRACE("max_read_bytes " + std::to_string(max_read_bytes));
+    const std::vector<HistoryLookup> lookups = RandomLookups(model, rng);
+    const VectoredReadPlan plan = ExpectedPlan(*reader, lookups, max_read_bytes);  // warms
+    ASSERT_GT(plan.blob_count(), 1000u);
+    ASSERT_GT(plan.reads().size(), 1u);
+    const uint64_t batches = counting.batches();
+    const uint64_t reads = counting.reads();
+    const auto results = reader->GetHistories(lookups, max_read_bytes);
+    EXPECT_EQ(counting.batches() - batches, 1u);
+    EXPECT_EQ(counting.reads() - reads, plan.reads().size());
+    ASSERT_EQ(results.size(), lookups.size());
+    for (size_t i = 0; i < lookups.size(); ++i) {
+      ASSERT_NO_FATAL_FAILURE(ExpectHistoryMatches(model, lookups[i], results[i]));
+    }
+  }
+}
+
+TEST_P(DeltaLayerTest, GetHistoriesWithoutValuesToReadDoNoIo) {
+  const Key k = Key::RelBlock({1663, 5, 16384, 0}, 3);
+  const DeltaModel model = {{{k, Lsn{0x2000}}, {Bytes(50, std::byte{9}), true}}};
+  const WrittenLayer written = Write(model, KeyRange::Single(k));
+  pageserver::testing::CountingEngine counting(engine());
+  virtual_file::IoContext counted = ctx();
+  counted.engine = &counting;
+  ASSERT_OK_AND_ASSIGN(auto reader, DeltaLayerReader::Open(counted, written.path, cache()));
+  const std::vector<HistoryLookup> lookups = {
+      {k.Next(), {Lsn{0}, Lsn::Max()}},  // outside the key range
+      {k, {Lsn{0}, Lsn{0x2000}}},        // below the only entry
+      {k, {Lsn{5}, Lsn{5}}}};            // empty range
+
+  ASSERT_OK(reader->LookupHistory(k, {Lsn{0}, Lsn::Max()}));  // warms the index
+  const uint64_t requests = counting.requests();
+  const auto results = reader->GetHistories(lookups);
+  EXPECT_EQ(counting.requests(), requests);
+  ASSERT_EQ(results.size(), 3u);
+  for (const auto& r : results) {
+    ASSERT_OK(r);
+    EXPECT_TRUE(r->values.empty());
+    EXPECT_FALSE(r->complete);
+  }
+  EXPECT_TRUE(reader->GetHistories({}).empty());
+}
+
+// A blob damaged on disk fails exactly the lookups whose histories include
+// it; every other lookup of the same batch reads correctly.
+TEST_P(DeltaLayerTest, GetHistoriesFailOnlyTheLookupsOfADamagedBlob) {
+  const uint64_t seed = TestSeed();
+  SCOPED_TRACE("PS_TEST_SEED=" + std::to_string(seed));
+  Rng rng(seed);
+  const DeltaModel model =
+      RandomDeltaModel(GenerateKeys(KeyShape::kDenseBlocks, 300, rng), rng, 4, 100);
+  const WrittenLayer written = Write(model, KeyRange::All());
+  auto reader = Open(written.path);
+  const std::vector<HistoryLookup> lookups = RandomLookups(model, rng);
+  // A blob some lookup needs, damaged in its last payload byte.
+  std::vector<std::vector<BlobRef>> needed;
+  for (const HistoryLookup& l : lookups) {
+    ASSERT_OK_AND_ASSIGN(const KeyHistory h, reader->LookupHistory(l.key, l.lsns));
+    needed.emplace_back();
+    for (const DeltaEntry& e : h.entries) needed.back().push_back(e.blob);
+  }
+  std::vector<BlobRef> all;
+  for (const auto& n : needed) all.insert(all.end(), n.begin(), n.end());
+  ASSERT_FALSE(all.empty());
+  const BlobRef damaged = all[rng() % all.size()];
+  Bytes file = pageserver::testing::ReadWholeFile(written.path);
+  file[damaged.end() - 1] ^= std::byte{0x01};
+  pageserver::testing::WriteWholeFile(written.path, file);
+  const auto results = reader->GetHistories(lookups);
+  size_t failed = 0;
+  for (size_t i = 0; i < lookups.size(); ++i) {
+    if (std::find(needed[i].begin(), needed[i].end(), damaged) != needed[i].end()) {
+      EXPECT_THAT(results[i], StatusIs(StatusCode::kCorruption, HasSubstr(written.path)));
+      ++failed;
+    } else {
+      ASSERT_NO_FATAL_FAILURE(ExpectHistoryMatches(model, lookups[i], results[i]));
+    }
+  }
+  EXPECT_GE(failed, 1u);
 }
 
 TEST_P(DeltaLayerTest, WriterRejectionsLeaveItUsable) {
@@ -487,13 +624,23 @@ TEST_P(DeltaLayerTest, IndexPointingOutsideTheValueRegionIsCorruption) {
       StatusIs(StatusCode::kCorruption, ::testing::AllOf(HasSubstr(path), HasSubstr(k.ToHex()))));
   EXPECT_THAT(reader->GetHistory(k.Next(), {Lsn{0}, Lsn::Max()}),
               StatusIs(StatusCode::kCorruption, HasSubstr("will_init")));
+  // Vectored: each lookup gets its own answer, the errors only where due.
+  const std::vector<HistoryLookup> lookups = {{k, {Lsn{0}, Lsn::Max()}},
+                                              {k, {Lsn{0}, Lsn{0x1200}}},
+                                              {k.Next(), {Lsn{0}, Lsn::Max()}},
+                                              {k.Add(2), {Lsn{0}, Lsn::Max()}}};
+  const auto results = reader->GetHistories(lookups);
+  ASSERT_EQ(results.size(), 4u);
+  EXPECT_THAT(results[0], StatusIs(StatusCode::kCorruption, HasSubstr("outside the value region")));
+  ASSERT_OK(results[1]);
+  ASSERT_EQ(results[1]->values.size(), 1u);
+  EXPECT_EQ(results[1]->values[0].bytes, Bytes(40, std::byte{3}));
+  EXPECT_THAT(results[2], StatusIs(StatusCode::kCorruption, HasSubstr("will_init")));
+  ASSERT_OK(results[3]);
+  EXPECT_TRUE(results[3]->values.empty());
 }
 
 INSTANTIATE_TEST_SUITE_P(All, DeltaLayerTest, ::testing::ValuesIn(AllIoParams()), IoParamName);
-INSTANTIATE_TEST_SUITE_P(StrictestMode, DeltaLayerBigTest,
-                         ::testing::Values(pageserver::testing::IoParam{
-                             io_engine::IoEngineKind::kStdFs, virtual_file::IoMode::kDirectRw}),
-                         IoParamName);
 
 }  // namespace
 }  // namespace pageserver::layers

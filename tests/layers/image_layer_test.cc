@@ -203,6 +203,119 @@ TEST_P(ImageLayerTest, ModelBasedAllKeyShapes) {
   }
 }
 
+// `n` random keys in ascending order, spread over the whole key space like
+// KeyShape::kRandom but made from sorted u64s (a std::set of 200k Keys costs
+// seconds in the sanitizer build): the u64's bits fill the leading fields,
+// random bits the rest, so key order is u64 order.
+std::vector<Key> SortedRandomKeys(size_t n, Rng& rng) {
+  std::vector<uint64_t> xs(n);
+  for (uint64_t& x : xs) x = rng();
+  std::sort(xs.begin(), xs.end());
+  xs.erase(std::unique(xs.begin(), xs.end()), xs.end());
+  std::vector<Key> keys;
+  keys.reserve(xs.size());
+  for (const uint64_t x : xs) {
+    keys.push_back(Key{static_cast<uint8_t>(x >> 56), static_cast<uint32_t>(x >> 24),
+                       static_cast<uint32_t>(x << 8), static_cast<uint32_t>(rng()),
+                       static_cast<uint8_t>(rng()), static_cast<uint32_t>(rng())});
+  }
+  return keys;  // never Key::Max(): that would need x == ~0 and random fields all ones
+}
+
+// Hundreds of thousands of entries against a std::map: random keys share
+// almost no prefix, so a leaf holds about 320 of them and 200k keys need
+// over 600 leaves under a 3-level index. Point lookups through the image
+// reader: every 16th present key in key order (vectored batches of 1000, so
+// each leaf is read about once), a few thousand in random order, and as
+// many absent keys (successors of present keys and random keys).
+TEST_P(ImageLayerTest, HundredsOfThousandsOfEntriesMakeAThreeLevelIndex) {
+  const uint64_t seed = TestSeed();
+  SCOPED_TRACE("PS_TEST_SEED=" + std::to_string(seed));
+  Rng rng(seed);
+  ImageModel model;
+  for (const Key& k : SortedRandomKeys(200000, rng)) {
+    model.emplace_hint(model.end(), k, RandomBytes(rng, rng() % 9));
+  }
+  ASSERT_GE(model.size(), 199000u);
+  const WrittenLayer written = Write(model, KeyRange::All());
+  EXPECT_GE(written.summary.index_depth, 3u);
+  EXPECT_EQ(written.summary.entry_count, model.size());
+  RecordProperty("index_depth", std::to_string(written.summary.index_depth));
+  RecordProperty("index_nodes", std::to_string(written.summary.index_node_count));
+  auto reader = Open(written.path);
+  std::vector<Key> batch;
+  std::vector<Key> sample;
+  auto check_batch = [&] {
+    const auto results = reader->GetVectored(batch);
+    for (size_t i = 0; i < batch.size(); ++i) {
+      const auto it = model.find(batch[i]);
+      if (it == model.end()) {
+        ASSERT_THAT(results[i], StatusIs(StatusCode::kNotFound)) << batch[i].ToHex();
+      } else {
+        ASSERT_OK(results[i]);
+        ASSERT_EQ(*results[i], it->second) << batch[i].ToHex();
+      }
+    }
+    batch.clear();
+  };
+  size_t n = 0;
+  for (const auto& [k, v] : model) {
+    if (n++ % 16 == 0) batch.push_back(k);
+    if (rng() % 100 == 0) sample.push_back(k);
+    if (rng() % 100 == 0 && k != Key::Max() && !model.contains(k.Next()))
+      sample.push_back(k.Next());
+    if (batch.size() == 1000) {
+      ASSERT_NO_FATAL_FAILURE(check_batch());
+    }
+  }
+  ASSERT_NO_FATAL_FAILURE(check_batch());
+  for (int i = 0; i < 2000; ++i) sample.push_back(RandomKey(rng));
+  sample.push_back(Key::Min());
+  std::shuffle(sample.begin(), sample.end(), rng);
+  ASSERT_GT(sample.size(), 5000u);
+  for (const Key& k : sample) {
+    batch.push_back(k);
+    if (batch.size() == 100) {
+      ASSERT_NO_FATAL_FAILURE(check_batch());
+    }
+  }
+  ASSERT_NO_FATAL_FAILURE(check_batch());
+  // Single-key reads agree with the vectored ones.
+  for (int i = 0; i < 200; ++i) {
+    const Key& k = sample[i];
+    const auto it = model.find(k);
+    if (it == model.end()) {
+      ASSERT_THAT(reader->Get(k), StatusIs(StatusCode::kNotFound));
+    } else {
+      ASSERT_OK_AND_ASSIGN(const Bytes value, reader->Get(k));
+      ASSERT_EQ(value, it->second);
+    }
+  }
+}
+
+// Lookup then ReadValue is Get with the BlobRef in hand (pagectl's one
+// index walk); a BlobRef whose will_init bit disagrees with the blob is
+// Corruption, as it is for Get.
+TEST_P(ImageLayerTest, ReadValueOfALookedUpBlobEqualsGet) {
+  Rng rng(8);
+  const ImageModel model = RandomModel(GenerateKeys(KeyShape::kDenseBlocks, 300, rng), rng, 9000);
+  auto reader = Open(Write(model, KeyRange::All(), {.image_compression = Compression::kZstd}).path);
+  for (const auto& [k, v] : model) {
+    ASSERT_OK_AND_ASSIGN(const std::optional<BlobRef> ref, reader->Lookup(k));
+    ASSERT_TRUE(ref.has_value());
+    ASSERT_OK_AND_ASSIGN(const Bytes value, reader->ReadValue(*ref));
+    ASSERT_EQ(value, v) << k.ToHex();
+  }
+  ASSERT_OK_AND_ASSIGN(const std::optional<BlobRef> first, reader->Lookup(model.begin()->first));
+  ASSERT_TRUE(first.has_value());
+  BlobRef ref = *first;
+  ref.will_init = false;
+  EXPECT_THAT(reader->ReadValue(ref), StatusIs(StatusCode::kCorruption, HasSubstr("will_init")));
+  ref.will_init = true;
+  ref.offset += 1;
+  EXPECT_THAT(reader->ReadValue(ref), StatusIs(StatusCode::kCorruption));
+}
+
 TEST_P(ImageLayerTest, ZstdCompressesPagesAndReadsBackIdentically) {
   Rng rng(7);
   ImageModel model;

@@ -290,4 +290,11 @@ inline LayerSummary WriteRawLayer(const std::string& path, LayerSummary identity
 
 inline Bytes ToBytes(std::span<const std::byte> s) { return Bytes(s.begin(), s.end()); }
 
+// Byte equality through memcmp: the corruption tests compare 8 KiB values
+// tens of thousands of times, and std::vector's operator== is a byte loop
+// in the debug build. Use as ASSERT_TRUE(SameBytes(got, want)) << context.
+inline bool SameBytes(std::span<const std::byte> a, std::span<const std::byte> b) {
+  return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size()) == 0);
+}
+
 }  // namespace pageserver::layers::test_util

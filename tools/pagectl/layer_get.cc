@@ -84,7 +84,7 @@ Result<ImageAnswer> Lookup(const layers::ImageLayerReader& reader, const Key& ke
   }
   ASSIGN_OR_RETURN(const std::optional<layers::BlobRef> blob, reader.Lookup(key));
   if (!blob.has_value()) return KeyNotFound(key, reader.path(), "");
-  ASSIGN_OR_RETURN(std::vector<std::byte> value, reader.Get(key));
+  ASSIGN_OR_RETURN(std::vector<std::byte> value, reader.ReadValue(*blob));
   return ImageAnswer{at, *blob, std::move(value)};
 }
 
