@@ -180,7 +180,9 @@ class Timeline {
       const TimelineResources& res, const std::string& data_dir, layers::TenantId tenant,
       layers::TimelineId id, std::shared_ptr<Timeline> ancestor, const TimelineConfig& config);
 
-  // Stops the background threads (Shutdown(false)).
+  // Stops the background threads (Shutdown(false)). REQUIRES: on the ingest
+  // thread, or after DetachIngest (the open layer's writes in flight are
+  // reaped on the thread that submitted them), with no call running.
   ~Timeline();
   Timeline(const Timeline&) = delete;
   Timeline& operator=(const Timeline&) = delete;
