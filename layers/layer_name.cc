@@ -1,6 +1,5 @@
 #include "layers/layer_name.h"
 
-#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -66,36 +65,10 @@ std::string JoinPath(const std::string& dir, const std::string& name) {
   return path;
 }
 
-struct DirCloser {
-  void operator()(DIR* dir) const { ::closedir(dir); }
-};
-using DirHandle = std::unique_ptr<DIR, DirCloser>;
-
-// Whether `entry` is something unlink(2) can remove: anything but a
-// directory. DT_UNKNOWN (some filesystems) falls back to lstat.
-Result<bool> IsNonDirectory(const std::string& dir, const dirent& entry) {
-  if (entry.d_type != DT_UNKNOWN) return entry.d_type != DT_DIR;
-  const std::string path = JoinPath(dir, entry.d_name);
-  struct stat st;
-  if (::lstat(path.c_str(), &st) != 0) return Status::FromErrno(errno, "lstat " + path);
-  return !S_ISDIR(st.st_mode);
-}
-
 // Names of the temporary, non-directory entries of `dir`, sorted.
 Result<std::vector<std::string>> ListTemporaryFiles(const std::string& dir) {
-  DirHandle handle(::opendir(dir.c_str()));
-  if (!handle) return Status::FromErrno(errno, "opendir " + dir);
-  std::vector<std::string> names;
-  while (true) {
-    errno = 0;
-    const dirent* entry = ::readdir(handle.get());
-    if (entry == nullptr) break;
-    if (!IsTemporaryLayerFileName(entry->d_name)) continue;
-    ASSIGN_OR_RETURN(const bool removable, IsNonDirectory(dir, *entry));
-    if (removable) names.emplace_back(entry->d_name);
-  }
-  if (errno != 0) return Status::FromErrno(errno, "readdir " + dir);
-  std::sort(names.begin(), names.end());
+  ASSIGN_OR_RETURN(std::vector<std::string> names, virtual_file::ListFileNames(dir));
+  std::erase_if(names, [](const std::string& name) { return !IsTemporaryLayerFileName(name); });
   return names;
 }
 

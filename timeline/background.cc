@@ -34,13 +34,8 @@ double SecondsSince(uint64_t start_nanos) {
 void RemoveOnDrop(std::span<const LayerHandlePtr> layers,
                   const std::shared_ptr<std::atomic<int64_t>>& pending) {
   for (const LayerHandlePtr& handle : layers) {
-    std::shared_ptr<const LoadedLayer> layer = LoadedLayerOf(*handle);
-    if (layer == nullptr) continue;
-    if (pending != nullptr) {
-      pending->fetch_add(1);
-      const_cast<LoadedLayer&>(*layer).pending_counter = pending;
-    }
-    layer->remove_on_drop.store(true);
+    const std::shared_ptr<const LoadedLayer> layer = LoadedLayerOf(*handle);
+    if (layer != nullptr) layer->MarkForRemoval(pending);
   }
 }
 

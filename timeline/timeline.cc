@@ -304,8 +304,13 @@ Status Timeline::FinishLsn(Lsn lsn) {
   if (OpenLayerFull()) {
     RETURN_IF_ERROR(FreezeOpenLayer());
     RETURN_IF_ERROR(ApplyBackpressure());
+    UpdateGauges();
+  } else if (metrics_) {
+    // The per-record path: only the LSN gauges (UpdateGauges walks the map).
+    metrics_->last_record_lsn.Set(static_cast<double>(lsn.value));
+    metrics_->disk_consistent_lsn_lag.Set(
+        static_cast<double>(lsn.value - disk_consistent_lsn().value));
   }
-  UpdateGauges();
   return Status::Ok();
 }
 

@@ -1,6 +1,5 @@
 #include "timeline/timeline_dir.h"
 
-#include <dirent.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -27,34 +26,10 @@ namespace {
 
 std::string JoinPath(const std::string& dir, const std::string& name) { return dir + "/" + name; }
 
-struct DirCloser {
-  void operator()(DIR* dir) const { ::closedir(dir); }
-};
-using DirHandle = std::unique_ptr<DIR, DirCloser>;
-
 Result<bool> IsDirectory(const std::string& path) {
   struct stat st;
   if (::lstat(path.c_str(), &st) != 0) return Status::FromErrno(errno, "lstat " + path);
   return S_ISDIR(st.st_mode);
-}
-
-// Names of the non-directory entries of `dir`, sorted.
-Result<std::vector<std::string>> ListFiles(const std::string& dir) {
-  DirHandle handle(::opendir(dir.c_str()));
-  if (!handle) return Status::FromErrno(errno, "opendir " + dir);
-  std::vector<std::string> names;
-  while (true) {
-    errno = 0;
-    const dirent* entry = ::readdir(handle.get());
-    if (entry == nullptr) break;
-    const std::string name = entry->d_name;
-    if (name == "." || name == "..") continue;
-    ASSIGN_OR_RETURN(const bool is_dir, IsDirectory(JoinPath(dir, name)));
-    if (!is_dir) names.push_back(name);
-  }
-  if (errno != 0) return Status::FromErrno(errno, "readdir " + dir);
-  std::sort(names.begin(), names.end());
-  return names;
 }
 
 // Unlinks dir/name; ENOENT (already gone) is success.
@@ -73,7 +48,7 @@ Status CheckDirectoryExists(const std::string& dir) {
 }
 
 Result<std::vector<std::string>> RemoveEphemeralFiles(const std::string& dir) {
-  ASSIGN_OR_RETURN(std::vector<std::string> names, ListFiles(dir));
+  ASSIGN_OR_RETURN(std::vector<std::string> names, virtual_file::ListFileNames(dir));
   std::erase_if(names, [](const std::string& name) { return !IsEphemeralFileName(name); });
   for (const std::string& name : names) {
     RETURN_IF_ERROR(RemoveFile(dir, name, "stale ephemeral file"));
@@ -160,7 +135,7 @@ struct LayerFile {
 // Step 3: sorts the directory's entries into unknown files, future layers
 // (deleted here) and the layer files returned.
 Result<std::vector<LayerFile>> ClassifyFiles(const LoadRequest& req, LoadedTimeline& out) {
-  ASSIGN_OR_RETURN(const std::vector<std::string> names, ListFiles(req.dir));
+  ASSIGN_OR_RETURN(const std::vector<std::string> names, virtual_file::ListFileNames(req.dir));
   std::vector<LayerFile> files;
   for (const std::string& file_name : names) {
     if (file_name == kMetadataFileName) continue;
@@ -301,6 +276,12 @@ std::vector<LayerName> PlanCompactionLeftovers(std::span<const LayerName> names)
     }
   }
   return {doomed.begin(), doomed.end()};
+}
+
+void LoadedLayer::MarkForRemoval(std::shared_ptr<std::atomic<int64_t>> pending) const {
+  if (pending != nullptr) pending->fetch_add(1);
+  pending_counter = std::move(pending);
+  remove_on_drop.store(true, std::memory_order_release);
 }
 
 LoadedLayer::~LoadedLayer() {

@@ -134,9 +134,8 @@ std::vector<layers::LayerName> PlanCompactionLeftovers(std::span<const layers::L
 // unlinking the file. The file is deleted only when the last holder (a map
 // snapshot, a handle or a reader's copy of the shared_ptr) drops the layer,
 // so a read that still uses the layer never loses its file. Protocol:
-//   if (layer->pending_counter) layer->pending_counter->fetch_add(1);
-//   layer->remove_on_drop.store(true, std::memory_order_release);
-// then publish the map without the layer. The destructor then, in order:
+// MarkForRemoval(pending), then publish the map without the layer. The
+// destructor then, in order:
 // resets `image` and `delta` (closing the file), unlinks `path` (ENOENT is
 // fine; any other failure is logged with spdlog::warn naming the path, never
 // thrown or returned: the file is only garbage) and decrements
@@ -155,12 +154,15 @@ struct LoadedLayer {
   uint64_t file_size = 0;  // bytes, the summary's verified file_length
   std::shared_ptr<const layers::ImageLayerReader> image;
   std::shared_ptr<const layers::DeltaLayerReader> delta;
-  // Set (release) by the timeline when the layer left its map for good.
+  // Asks for the file to be deleted with the last holder. `pending`, when
+  // not null, is incremented now and decremented by the destructor after
+  // the unlink. REQUIRES: called once, before the layer leaves the map.
+  void MarkForRemoval(std::shared_ptr<std::atomic<int64_t>> pending) const;
+
+  // Set (release) by MarkForRemoval.
   mutable std::atomic<bool> remove_on_drop{false};
-  // Optional count of deletions not yet done. Whoever sets remove_on_drop
-  // has incremented it first; the destructor decrements it after unlinking.
-  // Set when the layer is created (LoadTimelineDir leaves it null).
-  std::shared_ptr<std::atomic<int64_t>> pending_counter;
+  // The count MarkForRemoval was given, or null.
+  mutable std::shared_ptr<std::atomic<int64_t>> pending_counter;
 };
 
 // The LoadedLayer stored in a handle built by LoadTimelineDir.

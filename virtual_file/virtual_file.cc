@@ -1,5 +1,6 @@
 #include "virtual_file/virtual_file.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
@@ -429,6 +430,30 @@ Status RenameFile(const IoContext& ctx, const std::string& from, const std::stri
 }
 
 }  // namespace
+
+Result<std::vector<std::string>> ListFileNames(const std::string& dir) {
+  std::unique_ptr<DIR, int (*)(DIR*)> handle(::opendir(dir.c_str()), &::closedir);
+  if (!handle) return Status::FromErrno(errno, "opendir " + dir);
+  std::vector<std::string> names;
+  while (true) {
+    errno = 0;
+    const dirent* entry = ::readdir(handle.get());
+    if (entry == nullptr) break;
+    const std::string name = entry->d_name;
+    if (name == "." || name == "..") continue;
+    bool is_dir = entry->d_type == DT_DIR;
+    if (entry->d_type == DT_UNKNOWN) {
+      struct stat st;
+      const std::string path = dir + "/" + name;
+      if (::lstat(path.c_str(), &st) != 0) return Status::FromErrno(errno, "lstat " + path);
+      is_dir = S_ISDIR(st.st_mode);
+    }
+    if (!is_dir) names.push_back(name);
+  }
+  if (errno != 0) return Status::FromErrno(errno, "readdir " + dir);
+  std::sort(names.begin(), names.end());
+  return names;
+}
 
 Status CreateDirectoriesDurably(const std::string& dir) {
   const std::string parent = ParentDirectory(dir);

@@ -29,6 +29,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/status.h"
 #include "io_engine/io_engine.h"
@@ -151,6 +152,11 @@ Result<size_t> QueryDirectIoAlignment(const std::string& path);
 
 // fsyncs a directory so a rename or create inside it is durable.
 Status SyncDirectory(const std::string& dir);
+
+// Names of the entries of `dir` that are not directories (files, links,
+// ...), sorted; "." and ".." excluded. DT_UNKNOWN falls back to lstat.
+// Errors: what opendir/readdir/lstat report, naming the path.
+Result<std::vector<std::string>> ListFileNames(const std::string& dir);
 
 // mkdir -p that survives a crash: creates `dir` and its missing parents and
 // fsyncs the parent of every directory it created. An existing `dir` is OK.

@@ -438,7 +438,7 @@ TEST_P(TimelineDirTest, FutureLayersDoNotTakePartInLeftoverPlanning) {
 class LoadedLayerTest : public TimelineDirTest {
  protected:
   // A LoadedLayer over a freshly written delta layer.
-  std::shared_ptr<LoadedLayer> MakeLayer(std::shared_ptr<std::atomic<int64_t>> counter) {
+  std::shared_ptr<LoadedLayer> MakeLayer() {
     const LayerName name = L0(0x10, 0x20);
     const std::string file = WriteDelta(name, K(7), "v");
     auto layer = std::make_shared<LoadedLayer>();
@@ -447,22 +447,20 @@ class LoadedLayerTest : public TimelineDirTest {
     auto reader = DeltaLayerReader::Open(ctx(), layer->path, cache());
     EXPECT_OK(reader);
     if (reader.has_value()) layer->delta = std::move(reader).value();
-    layer->pending_counter = std::move(counter);
     return layer;
   }
 
-  static void MarkRemoved(const LoadedLayer& layer) {
-    if (layer.pending_counter) layer.pending_counter->fetch_add(1);
-    layer.remove_on_drop.store(true, std::memory_order_release);
+  static void MarkRemoved(const LoadedLayer& layer, std::shared_ptr<std::atomic<int64_t>> counter) {
+    layer.MarkForRemoval(std::move(counter));
   }
 };
 
 TEST_P(LoadedLayerTest, RemoveOnDropDeletesTheFileWhenTheLastHolderDrops) {
   auto counter = std::make_shared<std::atomic<int64_t>>(0);
-  std::shared_ptr<LoadedLayer> layer = MakeLayer(counter);
+  std::shared_ptr<LoadedLayer> layer = MakeLayer();
   const std::string path = layer->path;
   std::shared_ptr<const LoadedLayer> reader_copy = layer;
-  MarkRemoved(*layer);
+  MarkRemoved(*layer, counter);
   layer.reset();
 
   // A reader still holding the layer keeps its file and can read it.
@@ -480,7 +478,7 @@ TEST_P(LoadedLayerTest, RemoveOnDropDeletesTheFileWhenTheLastHolderDrops) {
 
 TEST_P(LoadedLayerTest, WithoutRemoveOnDropTheFileStays) {
   auto counter = std::make_shared<std::atomic<int64_t>>(0);
-  std::shared_ptr<LoadedLayer> layer = MakeLayer(counter);
+  std::shared_ptr<LoadedLayer> layer = MakeLayer();
   const std::string path = layer->path;
   layer.reset();
   EXPECT_TRUE(FileExists(path));
@@ -489,9 +487,9 @@ TEST_P(LoadedLayerTest, WithoutRemoveOnDropTheFileStays) {
 
 TEST_P(LoadedLayerTest, AlreadyMissingFileStillDecrementsTheCounter) {
   auto counter = std::make_shared<std::atomic<int64_t>>(0);
-  std::shared_ptr<LoadedLayer> layer = MakeLayer(counter);
+  std::shared_ptr<LoadedLayer> layer = MakeLayer();
   ASSERT_EQ(::unlink(layer->path.c_str()), 0);
-  MarkRemoved(*layer);
+  MarkRemoved(*layer, counter);
   layer.reset();
   EXPECT_EQ(counter->load(), 0);
 }
@@ -501,9 +499,8 @@ TEST_P(LoadedLayerTest, UnlinkFailureIsLoggedNotThrown) {
   auto layer = std::make_shared<LoadedLayer>();
   layer->path = dir().File("a-directory");  // unlink fails with EISDIR
   ASSERT_EQ(::mkdir(layer->path.c_str(), 0755), 0);
-  layer->pending_counter = counter;
   const std::string path = layer->path;
-  MarkRemoved(*layer);
+  MarkRemoved(*layer, counter);
   layer.reset();
   EXPECT_TRUE(FileExists(path));
   EXPECT_EQ(counter->load(), 0);
@@ -515,7 +512,7 @@ TEST_P(LoadedLayerTest, RemoveOnDropThroughTheMapWaitsForSnapshotAndHandle) {
   ASSERT_OK_AND_ASSIGN(LoadedTimeline loaded, Load());
   LayerHandlePtr handle = loaded.layers->Find(L0(0x10, 0x20));
   ASSERT_NE(handle, nullptr);
-  MarkRemoved(*LoadedLayerOf(*handle));
+  MarkRemoved(*LoadedLayerOf(*handle), nullptr);
 
   loaded.layers.reset();  // the map snapshot goes; the handle still holds the layer
   EXPECT_TRUE(FileExists(dir().File(file)));

@@ -48,7 +48,8 @@ class TimelineModelTest : public test_util::TimelineTestBase {
                  static_cast<unsigned long long>(seed_), static_cast<unsigned long long>(seed_));
     rng_.seed(seed_);
     for (uint32_t rel = 0; rel < 3; ++rel) {
-      for (uint32_t blk = 0; blk < 24; ++blk) keys_.push_back(test_util::RelKey(blk * 3 + rel, rel));
+      for (uint32_t blk = 0; blk < 24; ++blk)
+        keys_.push_back(test_util::RelKey(blk * 3 + rel, rel));
     }
     Branch root;
     root.id = timeline_id_;

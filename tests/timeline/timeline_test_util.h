@@ -59,8 +59,8 @@ class Model {
   void Put(const layers::Key& key, layers::Lsn lsn, const Value& value) {
     history_[key].insert_or_assign(lsn, value);
   }
-  // The value of `key` at `lsn`, nullopt when it has none, or an error text
-  // when the history cannot be reconstructed (a write with nothing below).
+  // The value of `key` at `lsn`; nullopt when it has none (the tests never
+  // build a history with a write and nothing below it).
   std::optional<Bytes> Get(const layers::Key& key, layers::Lsn lsn) const;
   // Copy of everything at or below `lsn` (for a branch).
   Model Below(layers::Lsn lsn) const;
