@@ -339,7 +339,7 @@ TEST_P(TimelineTest, AncestorGcKeepsWhatABranchNeeds) {
               StatusIs(StatusCode::kInvalidArgument, HasSubstr("GC cutoff")));
 }
 
-TEST_P(TimelineTest, BatchOfAdjacentPagesIsOneDataRead) {
+TEST_P(TimelineTest, BatchOf32AdjacentPagesIsOneEngineBatchOfTwoReads) {
   testing::CountingEngine counting(engine());
   mutable_ctx().engine = &counting;
   auto tl = CreateTimeline(Lsn{0x10}, config_);
