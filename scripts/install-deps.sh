@@ -10,6 +10,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   fio libcli11-dev nlohmann-json3-dev
   libisal-dev libzstd-dev
+  libtomlplusplus-dev libcpp-httplib-dev libpq-dev postgresql postgresql-contrib
 )
 
 missing=()
