@@ -151,8 +151,10 @@ std::string AddressText(const void* p) {
 
 }  // namespace
 
-Result<VirtualFile> VirtualFile::Open(const IoContext& ctx, const std::string& path,
+Result<VirtualFile> VirtualFile::Open(const IoContext& given, const std::string& path,
                                       const OpenOptions& options) {
+  IoContext ctx = given;
+  if (ctx.live != nullptr) ctx.live->Resolve(ctx);
   RETURN_IF_ERROR(ValidateContext(ctx, path));
   const uint64_t start = common::MonotonicNanos();
   Result<OpenedFd> opened = OpenFd(ctx, path, options);
@@ -214,6 +216,11 @@ Status VirtualFile::CheckAligned(std::string_view op, uint64_t offset, const voi
 
 void VirtualFile::Record(FileOp op, uint64_t start_nanos, uint64_t bytes, bool ok) const {
   RecordOp(ctx_.metrics, op, start_nanos, bytes, ok);
+  if (ctx_.accounting == nullptr || bytes == 0) return;
+  common::Counter* counter = op == FileOp::kRead    ? ctx_.accounting->read_bytes
+                             : op == FileOp::kWrite ? ctx_.accounting->write_bytes
+                                                    : nullptr;
+  if (counter != nullptr) counter->IncrementBy(bytes);
 }
 
 Result<size_t> VirtualFile::ReadAt(uint64_t offset, AlignedSpanMut dst) const {
@@ -247,37 +254,45 @@ Status VirtualFile::WriteAllAt(uint64_t offset, AlignedSpan src) const {
   return Status::Ok();
 }
 
-Status VirtualFile::PrepareBatchRead(const BatchRead& read, const io_engine::IoEngine* engine) {
+Status VirtualFile::PrepareBatchRead(const BatchRead& read) {
   if (read.file == nullptr) return Status::InvalidArgument("batch read: no file");
-  const VirtualFile& file = *read.file;
-  if (engine != nullptr && file.ctx_.engine != engine) {
-    return Status::InvalidArgument(Describe("read", file.path_, read.offset, read.dst.size()) +
-                                   ": batch mixes files of different io engines");
-  }
-  return file.CheckAligned("read", read.offset, read.dst.data(), read.dst.size());
+  return read.file->CheckAligned("read", read.offset, read.dst.data(), read.dst.size());
 }
 
 void VirtualFile::ReadBatch(std::span<BatchRead> reads) {
-  std::vector<io_engine::IoRequest> requests;
-  std::vector<size_t> owners;  // requests[j] belongs to reads[owners[j]]
-  requests.reserve(reads.size());
-  owners.reserve(reads.size());
-  io_engine::IoEngine* engine = nullptr;
+  // Grouped by engine in order of first appearance; one group in the
+  // common case (no live engine flip since the files were opened).
+  std::vector<io_engine::IoEngine*> engines;
+  std::vector<std::vector<size_t>> groups;  // groups[g]: indexes into reads
   for (size_t i = 0; i < reads.size(); ++i) {
-    BatchRead& read = reads[i];
-    Status status = PrepareBatchRead(read, engine);
+    Status status = PrepareBatchRead(reads[i]);
     if (!status.ok()) {
-      read.result = std::move(status);
+      reads[i].result = std::move(status);
       continue;
     }
-    engine = read.file->ctx_.engine;
-    requests.push_back(io_engine::IoRequest::Read(read.file->fd_, read.offset, read.dst.span()));
-    owners.push_back(i);
+    io_engine::IoEngine* engine = reads[i].file->ctx_.engine;
+    const size_t g =
+        static_cast<size_t>(std::find(engines.begin(), engines.end(), engine) - engines.begin());
+    if (g == engines.size()) {
+      engines.push_back(engine);
+      groups.emplace_back();
+    }
+    groups[g].push_back(i);
   }
-  if (requests.empty()) return;
+  for (size_t g = 0; g < engines.size(); ++g) SubmitGroup(*engines[g], groups[g], reads);
+}
+
+void VirtualFile::SubmitGroup(io_engine::IoEngine& engine, std::span<const size_t> owners,
+                              std::span<BatchRead> reads) {
+  std::vector<io_engine::IoRequest> requests;
+  requests.reserve(owners.size());
+  for (const size_t i : owners) {
+    const BatchRead& read = reads[i];
+    requests.push_back(io_engine::IoRequest::Read(read.file->fd_, read.offset, read.dst.span()));
+  }
   std::vector<io_engine::IoResult> results(requests.size(), Status::Internal("not run"));
   const uint64_t start = common::MonotonicNanos();
-  engine->SubmitBatch(requests, results);
+  engine.SubmitBatch(requests, results);
   for (size_t j = 0; j < results.size(); ++j) {
     reads[owners[j]].result = FinishBatchRead(reads[owners[j]], std::move(results[j]), start);
   }

@@ -31,6 +31,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/metrics.h"
 #include "common/status.h"
 #include "io_engine/io_engine.h"
 #include "virtual_file/io_buffer.h"
@@ -39,8 +40,33 @@
 
 namespace pageserver::virtual_file {
 
+struct IoContext;
+
+// Runtime-switchable IO settings (the daemon's `PUT /v1/io_engine` and
+// `PUT /v1/io_mode`). When IoContext::live is set, VirtualFile::Open asks it
+// for the engine, mode and metrics of the file being opened; files opened
+// earlier keep what they were opened with (Neon's semantics for a flip).
+// Thread-safety: Resolve() is called concurrently from any thread and must
+// return a consistent choice (never the engine of one setting with the mode
+// of another).
+class LiveIoSettings {
+ public:
+  virtual ~LiveIoSettings() = default;
+  // Overwrites ctx.engine, ctx.mode and ctx.metrics with the current choice.
+  virtual void Resolve(IoContext& ctx) const = 0;
+};
+
+// Bytes moved on behalf of one owner (the daemon counts them per tenant:
+// the explicit resource accounting direct IO makes possible). Either
+// counter may be null.
+struct IoAccounting {
+  common::Counter* read_bytes = nullptr;
+  common::Counter* write_bytes = nullptr;
+};
+
 // Process-wide IO settings shared by every VirtualFile. Not owned by files:
-// the engine and metrics must outlive every file opened with the context.
+// the engine, metrics, accounting and live settings must outlive every file
+// opened with the context.
 struct IoContext {
   io_engine::IoEngine* engine = nullptr;
   IoMode mode = IoMode::kBuffered;
@@ -51,6 +77,10 @@ struct IoContext {
   bool direct_fallback = false;
   // Optional; nullptr disables metrics.
   IoMetrics* metrics = nullptr;
+  // Optional: also count read and written bytes here.
+  const IoAccounting* accounting = nullptr;
+  // Optional: engine, mode and metrics decided at each Open (see above).
+  const LiveIoSettings* live = nullptr;
 };
 
 struct OpenOptions {
@@ -99,8 +129,9 @@ class VirtualFile {
   };
   // Validates each read, then issues every valid one as one engine batch
   // (one io_uring submit) and waits once. Each read's result is set
-  // independently: a misaligned or failed read fails only itself.
-  // REQUIRES: all files share one IoContext engine.
+  // independently: a misaligned or failed read fails only itself. Files
+  // opened with different engines (before and after a live engine flip)
+  // make one batch per engine, issued one after the other.
   static void ReadBatch(std::span<BatchRead> reads);
 
   Status Sync() const;      // fsync
@@ -134,7 +165,9 @@ class VirtualFile {
   void CloseAndLog();
   // ReadBatch steps: validation of one read (`engine` is the batch's engine
   // so far, nullptr before the first valid read), and its result.
-  static Status PrepareBatchRead(const BatchRead& read, const io_engine::IoEngine* engine);
+  static Status PrepareBatchRead(const BatchRead& read);
+  static void SubmitGroup(io_engine::IoEngine& engine, std::span<const size_t> owners,
+                          std::span<BatchRead> reads);
   static Result<size_t> FinishBatchRead(const BatchRead& read, io_engine::IoResult result,
                                         uint64_t start_nanos);
 
