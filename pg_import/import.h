@@ -20,6 +20,11 @@
 // A relation file whose size is not a multiple of 8192 is Corruption
 // naming the file. The import ends with a checkpoint and image layers, so
 // the imported pages are served from image layers.
+// Both front ends require global/pg_control (Corruption without it; its CRC
+// is checked); neither checks the cluster's state (ReadControlFile does, for
+// callers importing a data directory). Value encodings of the SLRU and aux
+// keys: pg_import/import_values.h; the tar dialects read: tar_reader.h; the
+// file classification: pg_path.h; the other errors: importer.h.
 //
 // Thread-safety: one import per timeline, on the timeline's ingest thread.
 
@@ -47,11 +52,11 @@ struct ImportStats {
   layers::Lsn lsn;
   uint64_t relation_files = 0;  // segment files read
   uint64_t relation_blocks = 0;
-  uint64_t relations = 0;       // distinct relation forks
+  uint64_t relations = 0;  // distinct relation forks
   uint64_t databases = 0;
   uint64_t slru_segments = 0;
-  uint64_t aux_files = 0;       // other files kept
-  uint64_t bytes = 0;           // bytes of file contents read
+  uint64_t aux_files = 0;  // other files kept
+  uint64_t bytes = 0;      // bytes of file contents read
 };
 
 // What a cluster's control file says (global/pg_control).

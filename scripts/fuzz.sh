@@ -13,7 +13,11 @@ while [ $# -gt 0 ]; do
     *) targets+=("$1"); shift ;;
   esac
 done
-[ ${#targets[@]} -gt 0 ] || targets=(summary_fuzz btree_node_fuzz blob_fuzz)
+# Default: every target listed in fuzz/CMakeLists.txt's PS_FUZZ_TARGETS.
+if [ ${#targets[@]} -eq 0 ]; then
+  read -r -a targets <<<"$(awk '/^set\(PS_FUZZ_TARGETS/ {on = 1} on {print; if (/\)/) exit}' \
+    fuzz/CMakeLists.txt | tr -d '()' | sed 's/set//; s/PS_FUZZ_TARGETS//' | tr -s ' \n' ' ')"
+fi
 
 cmake --preset fuzz >/dev/null
 cmake --build --preset fuzz -j "$(nproc)"

@@ -32,9 +32,14 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
+#include <mutex>
+#include <utility>
+#include <vector>
 
 #include "common/metrics.h"
+#include "layers/ids.h"
 #include "server/page_service_metrics.h"
 #include "server/tenant_manager.h"
 
@@ -79,10 +84,19 @@ class PageService {
 
  private:
   class Connection;
+  using TimelineKey = std::pair<layers::TenantId, layers::TimelineId>;
+  // Claims `key` for one ingest or import connection; false when another
+  // holds it. ReleaseIngest undoes a successful claim.
+  bool ClaimIngest(const TimelineKey& key);
+  void ReleaseIngest(const TimelineKey& key);
+
   TenantManager& tenants_;
   const PageServiceOptions options_;
   std::unique_ptr<PageServiceMetrics> metrics_;
   std::atomic<bool> stopping_{false};
+  std::atomic<uint32_t> next_backend_pid_{1};
+  std::mutex ingest_mu_;
+  std::vector<TimelineKey> ingesting_;  // guarded by ingest_mu_
 };
 
 }  // namespace pageserver::server

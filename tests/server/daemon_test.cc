@@ -224,7 +224,9 @@ TEST_F(DaemonTest, ServesEveryPagestreamMessageOverTcpAndUnixSocketInV2AndV3) {
                            Call(*conn, v, GetPage(46, 1, kFirstCommit, Lsn{kFirstCommit.value + 8})));
       EXPECT_EQ(backwards.tag, PagestreamResponseTag::kError);
       EXPECT_FALSE(backwards.error.empty());
-      if (v == PagestreamVersion::kV3) EXPECT_EQ(backwards.hdr.reqid, 46u);
+      if (v == PagestreamVersion::kV3) {
+        EXPECT_EQ(backwards.hdr.reqid, 46u);
+      }
       ASSERT_OK_AND_ASSIGN(auto again, Call(*conn, v, GetPage(47, 2, kFirstCommit, kFirstCommit)));
       EXPECT_EQ(again.data, PageBytes(2, 1));
       ASSERT_OK(conn->Close());
@@ -398,11 +400,13 @@ int ConnectRaw(int port) {
   return fd;
 }
 
-// Sends `bytes`, then reads until the server closes: what it answered.
+// Sends `bytes` and ends the stream (so a truncated message ends at EOF),
+// then reads until the server closes: what it answered.
 std::string SendAndDrain(int port, const std::string& bytes) {
   const int fd = ConnectRaw(port);
   if (fd < 0) return "<connect failed>";
   (void)::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+  ::shutdown(fd, SHUT_WR);
   std::string answer;
   char buf[4096];
   for (;;) {

@@ -1,17 +1,24 @@
-// pagectl: inspect pageserver files from the command line.
+// pagectl: inspect pageserver files and talk to a running pageserver.
 //
 //   pagectl [--io-engine E] [--io-mode M] [--page-cache-pages N] layer dump FILE [--keys] [--json]
 //   pagectl ... layer verify FILE [--json]
 //   pagectl ... layer get FILE KEY [LSN] [--json] [--out PATH]
+//   pagectl getpage|exists|nblocks|dbsize ...     the page service (libpq)
+//   pagectl tenant create|list|delete ...         the HTTP API
+//   pagectl timeline create|branch|list|delete ...
+//   pagectl import --pgdata DIR --data-dir D --tenant T --timeline TL [--lsn X/X]
+//                                                 offline import of a stopped cluster
 //
 // Exit codes: 0 success; 1 the answer is negative (verify found problems,
 // get found no value); 2 the command could not run (usage, unreadable file).
-// See tools/pagectl/layer_commands.h.
+// See tools/pagectl/layer_commands.h and tools/pagectl/client_commands.h.
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <memory>
 
+#include "tools/pagectl/client_commands.h"
+#include "tools/pagectl/import_command.h"
 #include "tools/pagectl/layer_commands.h"
 #include "tools/pagectl/tool_io.h"
 
@@ -71,7 +78,7 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   DumpArgs dump;
   VerifyArgs verify;
   GetArgs get;
-  CLI::App app{"pagectl: inspect pageserver layer files"};
+  CLI::App app{"pagectl: inspect pageserver layer files, talk to a running pageserver"};
   app.fallthrough();  // global options may follow the subcommands
   app.require_subcommand(1);
   AddGlobalOptions(app, global);
@@ -79,12 +86,17 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   CLI::App* dump_cmd = AddDump(*layer, dump);
   CLI::App* verify_cmd = AddVerify(*layer, verify);
   CLI::App* get_cmd = AddGet(*layer, get);
+  const auto client_commands = pageserver::pagectl::ClientCommands::Add(app);
+  pageserver::pagectl::ImportArgs import_args;
+  CLI::App* import_cmd = pageserver::pagectl::AddImportCommand(app, import_args);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? kExitOk : kExitFailure;
   }
 
+  if (const auto exit_code = client_commands->Run()) return *exit_code;
+  if (import_cmd->parsed()) return pageserver::pagectl::RunImport(global, import_args);
   const auto io = pageserver::pagectl::CreateToolIo(global);
   if (!io.has_value()) return Fail(io.error());
   if (dump_cmd->parsed()) return pageserver::pagectl::RunLayerDump(**io, dump);
