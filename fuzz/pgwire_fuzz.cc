@@ -45,8 +45,8 @@ void FuzzMessages(std::span<const std::byte> input) {
     const auto& m = **decoded;
     Check(m.length >= 5 && m.length <= input.size());
     const auto* end = input.data() + m.length;
-    Check(m.message.body.empty() ||
-          (m.message.body.data() >= input.data() && m.message.body.data() + m.message.body.size() <= end));
+    Check(m.message.body.empty() || (m.message.body.data() >= input.data() &&
+                                     m.message.body.data() + m.message.body.size() <= end));
     auto again = pgwire::DecodeFrontendMessage(input.first(m.length), kMaxBody);
     Check(again.has_value() && again->has_value() && (*again)->length == m.length &&
           (*again)->message.tag == m.message.tag);

@@ -4,6 +4,7 @@
 #include <array>
 #include <boost/uuid/detail/sha1.hpp>
 
+#include "pg_import/pg_path.h"
 #include "timeline/timeline.h"
 #include "timeline/value.h"
 
@@ -204,6 +205,11 @@ Result<std::vector<std::byte>> ReadSlruSegment(const timeline::Timeline& tl, lay
   ASSIGN_OR_RETURN(const std::vector<std::byte> size_value,
                    tl.Get(Key::SlruSegmentSize(kind, segno), lsn));
   ASSIGN_OR_RETURN(const uint32_t nblocks, DecodeSlruSegmentSize(size_value));
+  if (nblocks > kSlruPagesPerSegment) {
+    return Status::Corruption("SLRU segment " + std::to_string(segno) + " claims " +
+                              std::to_string(nblocks) + " blocks, at most " +
+                              std::to_string(kSlruPagesPerSegment));
+  }
   std::vector<Key> keys;
   for (uint32_t b = 0; b < nblocks; ++b) keys.push_back(Key::SlruBlock(kind, segno, b));
   std::vector<std::byte> out;
@@ -211,6 +217,11 @@ Result<std::vector<std::byte>> ReadSlruSegment(const timeline::Timeline& tl, lay
   auto values = ReadKeys(tl, keys, lsn);
   for (size_t i = 0; i < values.size(); ++i) {
     if (!values[i].has_value()) return values[i].error();
+    if (values[i]->size() != timeline::kPageSize) {
+      return Status::Corruption("SLRU segment " + std::to_string(segno) + " block " +
+                                std::to_string(i) + " holds " +
+                                std::to_string(values[i]->size()) + " bytes");
+    }
     out.insert(out.end(), values[i]->begin(), values[i]->end());
   }
   return out;

@@ -1,12 +1,13 @@
 #include "server/page_service.h"
 
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <exception>
 #include <random>
-#include <spdlog/spdlog.h>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -27,9 +28,9 @@ using layers::TimelineId;
 // What the server reports in ParameterStatus (libpq reads server_version to
 // set PQserverVersion; the encodings tell it text is UTF-8).
 constexpr std::pair<std::string_view, std::string_view> kParameterStatus[] = {
-    {"server_version", "15.0"},          {"server_encoding", "UTF8"},
-    {"client_encoding", "UTF8"},         {"DateStyle", "ISO, MDY"},
-    {"integer_datetimes", "on"},         {"standard_conforming_strings", "on"},
+    {"server_version", "15.0"},         {"server_encoding", "UTF8"},
+    {"client_encoding", "UTF8"},        {"DateStyle", "ISO, MDY"},
+    {"integer_datetimes", "on"},        {"standard_conforming_strings", "on"},
     {"application_name", "pageserver"},
 };
 // Encryption requests answered 'N' before a StartupMessage (Postgres allows
@@ -79,9 +80,7 @@ std::string_view SqlStateFor(const Status& status) {
   }
 }
 
-QueryError FromStatus(const Status& status) {
-  return {SqlStateFor(status), status.ToString()};
-}
+QueryError FromStatus(const Status& status) { return {SqlStateFor(status), status.ToString()}; }
 
 template <typename Id>
 Result<Id> ParseId(std::string_view what, std::string_view text) {
@@ -107,8 +106,7 @@ Result<uint32_t> ParsePgVersion(std::string_view text) {
 
 Status ConnectionContext::SendError(std::string_view sqlstate, std::string_view message) {
   std::vector<std::byte> out;
-  pgwire::AppendErrorResponse({.severity = "ERROR", .sqlstate = sqlstate, .message = message},
-                              out);
+  pgwire::AppendErrorResponse({.severity = "ERROR", .sqlstate = sqlstate, .message = message}, out);
   return channel.Send(out);
 }
 
@@ -123,8 +121,8 @@ Status ConnectionContext::ProtocolViolation(std::string_view why) {
 }
 
 Status ConnectionContext::Unexpected(pgwire::FrontendTag tag, std::string_view where) {
-  return ProtocolViolation("unexpected " + std::string(pgwire::FrontendTagName(tag)) +
-                           " message " + std::string(where));
+  return ProtocolViolation("unexpected " + std::string(pgwire::FrontendTagName(tag)) + " message " +
+                           std::string(where));
 }
 
 // One connection: startup, then simple queries until the client leaves, a
@@ -271,10 +269,10 @@ Status PageService::Connection::RunPagestream(PagestreamVersion version,
   const auto command = version == PagestreamVersion::kV2 ? PageServiceCommand::kPagestreamV2
                                                          : PageServiceCommand::kPagestreamV3;
   if (args.size() != 2) {
-    return Reply(command, QueryError{pgwire::kSqlStateSyntaxError,
-                                     "usage: pagestream_v" +
-                                         std::to_string(static_cast<int>(version)) +
-                                         " <tenant id> <timeline id>"});
+    return Reply(command,
+                 QueryError{pgwire::kSqlStateSyntaxError,
+                            "usage: pagestream_v" + std::to_string(static_cast<int>(version)) +
+                                " <tenant id> <timeline id>"});
   }
   auto timeline = LookupTimeline(args[0], args[1]);
   if (!timeline.has_value()) return Reply(command, FromStatus(timeline.error()));
@@ -286,16 +284,16 @@ Status PageService::Connection::RunPagestream(PagestreamVersion version,
 Status PageService::Connection::RunIngest(std::span<const std::string_view> args) {
   const auto command = PageServiceCommand::kIngest;
   if (args.size() != 2) {
-    return Reply(command,
-                 QueryError{pgwire::kSqlStateSyntaxError, "usage: ingest <tenant id> <timeline id>"});
+    return Reply(command, QueryError{pgwire::kSqlStateSyntaxError,
+                                     "usage: ingest <tenant id> <timeline id>"});
   }
   auto timeline = LookupTimeline(args[0], args[1]);
   if (!timeline.has_value()) return Reply(command, FromStatus(timeline.error()));
   const TimelineKey key{(*timeline)->tenant_id(), (*timeline)->timeline_id()};
   if (!service_.ClaimIngest(key)) {
-    return Reply(command, QueryError{pgwire::kSqlStateObjectInUse,
-                                     "timeline " + key.second.ToHex() +
-                                         " already has an ingest connection"});
+    return Reply(command,
+                 QueryError{pgwire::kSqlStateObjectInUse, "timeline " + key.second.ToHex() +
+                                                              " already has an ingest connection"});
   }
   service_.metrics_->commands(command, true).Increment();
   auto end = ServeIngest(ctx_, **timeline);
@@ -332,8 +330,10 @@ Status PageService::Connection::RunImport(std::span<const std::string_view> args
   auto tenant_id = ParseId<TenantId>("tenant", args[0]);
   auto timeline_id = ParseId<TimelineId>("timeline", args[1]);
   auto lsn = Lsn::Parse(args[2]);
-  auto pg_version = args.size() == 4 ? ParsePgVersion(args[3]) : Result<uint32_t>(kDefaultPgVersion);
-  for (const Status* s : {&tenant_id.error(), &timeline_id.error(), &lsn.error(), &pg_version.error()}) {
+  auto pg_version =
+      args.size() == 4 ? ParsePgVersion(args[3]) : Result<uint32_t>(kDefaultPgVersion);
+  for (const Status* s :
+       {&tenant_id.error(), &timeline_id.error(), &lsn.error(), &pg_version.error()}) {
     if (!s->ok()) return Reply(command, FromStatus(*s));
   }
   if (!lsn->valid() || *lsn == Lsn::Max()) {
@@ -341,8 +341,8 @@ Status PageService::Connection::RunImport(std::span<const std::string_view> args
                                      "invalid import LSN " + lsn->ToString()});
   }
   // The timeline starts just below the import LSN, so the imported images are its first records.
-  auto timeline = service_.tenants_.CreateTimeline(*tenant_id, *timeline_id, Lsn{lsn->value - 1},
-                                                   *pg_version);
+  auto timeline =
+      service_.tenants_.CreateTimeline(*tenant_id, *timeline_id, Lsn{lsn->value - 1}, *pg_version);
   if (!timeline.has_value()) return Reply(command, FromStatus(timeline.error()));
   const TimelineKey key{*tenant_id, *timeline_id};
   if (!service_.ClaimIngest(key)) {

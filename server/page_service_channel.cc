@@ -51,9 +51,9 @@ Result<std::optional<pgwire::StartupPacket>> MessageChannel::ReadStartup(
     }
     if (eof_) {
       if (begin_ == end_) return Out();
-      return ProtocolError(Status::InvalidArgument(
-          "connection closed inside a startup packet (" + std::to_string(end_ - begin_) +
-          " bytes received)"));
+      return ProtocolError(Status::InvalidArgument("connection closed inside a startup packet (" +
+                                                   std::to_string(end_ - begin_) +
+                                                   " bytes received)"));
     }
     if (stopping_.load(std::memory_order_acquire)) return ShuttingDown();
     if (Clock::now() >= deadline) {
@@ -83,9 +83,9 @@ Result<std::optional<pgwire::FrontendMessage>> MessageChannel::Read() {
     }
     if (eof_) {
       if (begin_ == end_) return Out();
-      return ProtocolError(Status::InvalidArgument(
-          "connection closed inside a message: truncated after " +
-          std::to_string(end_ - begin_) + " bytes"));
+      return ProtocolError(
+          Status::InvalidArgument("connection closed inside a message: truncated after " +
+                                  std::to_string(end_ - begin_) + " bytes"));
     }
     RETURN_IF_ERROR(Fill(Wait::kYes, std::nullopt));
   }
@@ -145,7 +145,8 @@ Status MessageChannel::Fill(Wait wait, std::optional<Clock::time_point> deadline
     if (deadline && Clock::now() >= *deadline) return Status::Ok();  // caller sees the deadline
     pollfd pfd{fd_, POLLIN, 0};
     const int rc = ::poll(&pfd, 1, PollMillis(deadline));
-    if (rc < 0 && errno != EINTR) return Status::FromErrno(errno, "poll on page service connection");
+    if (rc < 0 && errno != EINTR)
+      return Status::FromErrno(errno, "poll on page service connection");
   }
 }
 

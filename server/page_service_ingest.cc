@@ -99,9 +99,9 @@ common::Result<IngestEnd> IngestSession::Run() {
         // Puts without a commit are dropped: nothing past the last commit applies.
         return IngestEnd{IngestEnd::Kind::kCopyDone, Status::Ok()};
       case pgwire::FrontendTag::kCopyFail:
-        return IngestEnd{IngestEnd::Kind::kCopyFail,
-                         Status::Aborted("ingest stream failed by the client: " +
-                                         std::string(message->text()))};
+        return IngestEnd{
+            IngestEnd::Kind::kCopyFail,
+            Status::Aborted("ingest stream failed by the client: " + std::string(message->text()))};
       case pgwire::FrontendTag::kTerminate:
         return ctx_.ClientGone("client terminated the ingest stream");
       default:
@@ -123,8 +123,8 @@ Status IngestSession::HandleMessage(std::span<const std::byte> body) {
 Status IngestSession::HandleRecord(IngestRecord& record, uint64_t index) {
   if (auto* put = std::get_if<IngestPut>(&record)) {
     if (Status s = CheckPut(*put); !s.ok()) {
-      return Reject(Status::InvalidArgument(DescribePut(index, *put) + ": " +
-                                            std::string(s.message())));
+      return Reject(
+          Status::InvalidArgument(DescribePut(index, *put) + ": " + std::string(s.message())));
     }
     pending_bytes_ += put->value.encoded_size() + kPutOverheadBytes;
     if (pending_bytes_ > kMaxPendingCommitBytes) {
@@ -172,10 +172,9 @@ Status IngestSession::Commit(uint64_t index, Lsn lsn) {
   const Lsn last_record = tl_.last_record_lsn();
   const Lsn last_put = pending_.empty() ? Lsn::Invalid() : pending_.back().put.lsn;
   if (!lsn.valid() || lsn == Lsn::Max() || lsn < last_record || lsn < last_put) {
-    return Reject(Status::InvalidArgument(DescribeCommit(index, lsn) +
-                                          ": LSN invalid or below last_record_lsn " +
-                                          last_record.ToString() + " or the last put's LSN " +
-                                          last_put.ToString()));
+    return Reject(Status::InvalidArgument(
+        DescribeCommit(index, lsn) + ": LSN invalid or below last_record_lsn " +
+        last_record.ToString() + " or the last put's LSN " + last_put.ToString()));
   }
   for (PendingPut& p : pending_) {
     if (Status s = tl_.Put(p.put.key, p.put.lsn, p.put.value); !s.ok()) {

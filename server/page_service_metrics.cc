@@ -52,10 +52,10 @@ std::string_view PageServiceCommandName(PageServiceCommand command) {
 
 PageServiceMetrics::PageServiceMetrics(common::Registry& registry)
     : registry_(registry),
-      lsn_wait_seconds_(registry.GetHistogram(
-          "ps_page_service_lsn_wait_seconds",
-          "Time a pagestream request waited for its LSN to be ingested.",
-          common::LatencyBucketsSeconds())),
+      lsn_wait_seconds_(
+          registry.GetHistogram("ps_page_service_lsn_wait_seconds",
+                                "Time a pagestream request waited for its LSN to be ingested.",
+                                common::LatencyBucketsSeconds())),
       lsn_waiting_(registry.GetGauge("ps_page_service_lsn_waiting",
                                      "Pagestream requests waiting for their LSN now.")),
       batch_size_(registry.GetHistogram("ps_page_service_batch_size",
@@ -65,9 +65,9 @@ PageServiceMetrics::PageServiceMetrics(common::Registry& registry)
                                             "Page service connections being served.")),
       connections_total_(registry.GetCounter("ps_page_service_connections_total",
                                              "Page service connections accepted.")),
-      protocol_errors_(registry.GetCounter(
-          "ps_page_service_protocol_errors_total",
-          "Page service connections closed for a framing or protocol error.")),
+      protocol_errors_(
+          registry.GetCounter("ps_page_service_protocol_errors_total",
+                              "Page service connections closed for a framing or protocol error.")),
       ingest_records_(registry.GetCounter("ps_page_service_ingest_records_total",
                                           "Ingest puts applied to timelines.")),
       ingest_commits_(registry.GetCounter("ps_page_service_ingest_commits_total",
@@ -81,10 +81,10 @@ PageServiceMetrics::PageServiceMetrics(common::Registry& registry)
           "ps_page_service_requests_total", "Pagestream requests answered, by type and outcome.",
           {{"request_type", name}, {"outcome", ok == 0 ? "ok" : "error"}});
     }
-    request_seconds_[type] = &registry.GetHistogram(
-        "ps_page_service_request_seconds",
-        "Pagestream request latency from arrival to response, by type.",
-        common::LatencyBucketsSeconds(), {{"request_type", name}});
+    request_seconds_[type] =
+        &registry.GetHistogram("ps_page_service_request_seconds",
+                               "Pagestream request latency from arrival to response, by type.",
+                               common::LatencyBucketsSeconds(), {{"request_type", name}});
   }
   for (size_t r = 0; r < kBatchBreakReasons; ++r) {
     batch_breaks_[r] = &registry.GetCounter(

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "pg_import/import_values.h"
 #include "server/page_service_session.h"
 #include "timeline/pg_mapping.h"
 
@@ -19,7 +20,6 @@ using Clock = std::chrono::steady_clock;
 // Postgres' DEFAULTTABLESPACE_OID: DbSize requests name only the database.
 constexpr uint32_t kDefaultTablespace = 1663;
 // Postgres' SLRU_PAGES_PER_SEGMENT: a larger size value is corrupt.
-constexpr uint32_t kSlruPagesPerSegment = 32;
 // Largest SLRU kind (layers::SlruKind::kMultiXactOffsets).
 constexpr uint8_t kMaxSlruKind = 2;
 
@@ -43,10 +43,10 @@ Status CheckRequestLsn(const timeline::Timeline& tl, const RequestHeader& hdr) {
                                    hdr.not_modified_since.ToString());
   }
   if (const Lsn cutoff = tl.gc_cutoff(); hdr.request_lsn < cutoff) {
-    return Status::InvalidArgument("tried to request a page version that was garbage collected: "
-                                   "request_lsn " +
-                                   hdr.request_lsn.ToString() + " is below the GC cutoff " +
-                                   cutoff.ToString());
+    return Status::InvalidArgument(
+        "tried to request a page version that was garbage collected: "
+        "request_lsn " +
+        hdr.request_lsn.ToString() + " is below the GC cutoff " + cutoff.ToString());
   }
   return Status::Ok();
 }
@@ -54,12 +54,8 @@ Status CheckRequestLsn(const timeline::Timeline& tl, const RequestHeader& hdr) {
 // The session of one pagestream command.
 class PagestreamSession {
  public:
-  PagestreamSession(ConnectionContext& ctx, PagestreamVersion version,
-                    const timeline::Timeline& tl)
-      : ctx_(ctx),
-        version_(version),
-        tl_(tl),
-        tenant_(ctx.metrics.ForTenant(tl.tenant_id())) {}
+  PagestreamSession(ConnectionContext& ctx, PagestreamVersion version, const timeline::Timeline& tl)
+      : ctx_(ctx), version_(version), tl_(tl), tenant_(ctx.metrics.ForTenant(tl.tenant_id())) {}
 
   Status Run();
 
@@ -170,40 +166,15 @@ Status PagestreamSession::AnswerSingle(const PagestreamRequest& request, Lsn lsn
   return Status::Ok();
 }
 
-// The segment's blocks: the size from Key::SlruSegmentSize (a u32 block
-// count, encoded as a relation size), then every block in one or a few
-// GetVectored calls.
+// The segment's blocks (pg_import::ReadSlruSegment: the size key, then
+// every block).
 Result<std::vector<std::byte>> PagestreamSession::ReadSlruSegment(
     const GetSlruSegmentRequest& request, Lsn lsn) {
   if (request.kind > kMaxSlruKind) {
     return Status::InvalidArgument("unknown SLRU kind " + std::to_string(request.kind));
   }
-  const auto kind = static_cast<layers::SlruKind>(request.kind);
-  ASSIGN_OR_RETURN(const auto size_value,
-                   tl_.Get(layers::Key::SlruSegmentSize(kind, request.segno), lsn));
-  ASSIGN_OR_RETURN(const uint32_t n_blocks, timeline::DecodeRelSize(size_value));
-  if (n_blocks > kSlruPagesPerSegment) {
-    return Status::Corruption("SLRU segment " + std::to_string(request.segno) + " claims " +
-                              std::to_string(n_blocks) + " blocks, at most " +
-                              std::to_string(kSlruPagesPerSegment));
-  }
-  std::vector<std::byte> segment;
-  segment.reserve(size_t{n_blocks} * timeline::kPageSize);
-  const size_t step = std::max<size_t>(1, tl_.config().max_get_vectored_keys);
-  for (uint32_t first = 0; first < n_blocks; first += static_cast<uint32_t>(step)) {
-    std::vector<layers::Key> keys;
-    for (uint32_t b = first; b < n_blocks && keys.size() < step; ++b) {
-      keys.push_back(layers::Key::SlruBlock(kind, request.segno, b));
-    }
-    for (auto& page : tl_.GetVectored(keys, lsn)) {
-      if (!page.has_value()) return std::move(page).error();
-      if (page->size() != timeline::kPageSize) {
-        return Status::Corruption("SLRU block of " + std::to_string(page->size()) + " bytes");
-      }
-      segment.insert(segment.end(), page->begin(), page->end());
-    }
-  }
-  return segment;
+  return pg_import::ReadSlruSegment(tl_, static_cast<layers::SlruKind>(request.kind),
+                                    request.segno, lsn);
 }
 
 Status PagestreamSession::ServeGetPageBatch(const GetPageRequest& first,

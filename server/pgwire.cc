@@ -387,12 +387,12 @@ void AppendTextRowDescription(std::span<const std::string_view> columns,
   PutU16(static_cast<uint16_t>(columns.size()), out);
   for (std::string_view name : columns) {
     PutString(name, out);
-    PutU32(0, out);       // table oid
-    PutU16(0, out);       // column number
+    PutU32(0, out);  // table oid
+    PutU16(0, out);  // column number
     PutU32(kTextTypeOid, out);
-    PutU16(0xFFFF, out);  // typlen -1 (variable)
+    PutU16(0xFFFF, out);      // typlen -1 (variable)
     PutU32(0xFFFFFFFF, out);  // typmod -1
-    PutU16(0, out);       // text format
+    PutU16(0, out);           // text format
   }
   Finish(at, out);
 }

@@ -11,6 +11,7 @@
 
 #include <cstring>
 #include <filesystem>
+#include <iostream>
 #include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -429,8 +430,17 @@ class ServerTest : public ::testing::Test {
     std::string out;
     char buf[1024];
     ssize_t n = 0;
-    while ((n = ::recv(fd, buf, sizeof(buf), 0)) > 0) out.append(buf, static_cast<size_t>(n));
-    return out;
+    for (;;) {
+      n = ::recv(fd, buf, sizeof(buf), 0);
+      if (n > 0) {
+        out.append(buf, static_cast<size_t>(n));
+      } else if (n < 0 && errno == EINTR) {
+        continue;
+      } else {
+        if (n < 0) std::cerr << "recv: " << std::strerror(errno) << "\n";
+        return out;
+      }
+    }
   }
 
   static void SendInt32s(int fd, std::initializer_list<uint32_t> words) {

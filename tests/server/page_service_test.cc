@@ -20,6 +20,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <ostream>
 #include <random>
 #include <string>
 #include <thread>
@@ -110,10 +111,13 @@ Result<Bytes> ReceiveCopy(PGconn* conn) {
     return out;
   }
   std::string why = PQerrorMessage(conn);
-  while (PGresult* r = PQgetResult(conn)) {
-    why += PQresultErrorMessage(r);
-    PQclear(r);
-    if (PQstatus(conn) == CONNECTION_BAD) break;
+  // Bounded: in a copy state PQgetResult keeps returning the copy result.
+  for (int i = 0; i < 4; ++i) {
+    PgResult r(PQgetResult(conn));
+    if (r == nullptr) break;
+    why += PQresultErrorMessage(r.get());
+    const auto status = PQresultStatus(r.get());
+    if (status == PGRES_COPY_BOTH || status == PGRES_COPY_OUT || status == PGRES_COPY_IN) break;
   }
   return Status::Aborted("copy ended (" + std::to_string(n) + "): " + why);
 }
@@ -162,7 +166,9 @@ class RawClient {
   struct Message {
     char type = 0;
     Bytes body;
-    std::string text() const { return std::string(reinterpret_cast<const char*>(body.data()), body.size()); }
+    std::string text() const {
+      return std::string(reinterpret_cast<const char*>(body.data()), body.size());
+    }
   };
   // One backend message; nullopt when the server closed.
   std::optional<Message> ReadMessage() {
@@ -399,9 +405,7 @@ class PageServiceTest : public ::testing::Test {
     }
     return false;
   }
-  double Metric(const std::string& series) const {
-    return testing::MetricValue(Metrics(), series);
-  }
+  double Metric(const std::string& series) const { return testing::MetricValue(Metrics(), series); }
 
   testing::TempDir dir_;
   common::Registry registry_;
@@ -480,10 +484,10 @@ TEST_P(PagestreamVersionTest, EveryRequestTypeIsAnswered) {
   EXPECT_EQ(exists.tag, PagestreamResponseTag::kExists);
   EXPECT_TRUE(exists.exists);
   const RelTag missing{1663, 5, 99999, 0};
-  ASSERT_OK_AND_ASSIGN(auto absent, Call(conn.get(), v, ExistsRequest{Header(Lsn::Max()), missing}));
+  ASSERT_OK_AND_ASSIGN(auto absent,
+                       Call(conn.get(), v, ExistsRequest{Header(Lsn::Max()), missing}));
   EXPECT_FALSE(absent.exists);
-  ASSERT_OK_AND_ASSIGN(auto nblocks,
-                       Call(conn.get(), v, NblocksRequest{Header(Lsn::Max()), kRel}));
+  ASSERT_OK_AND_ASSIGN(auto nblocks, Call(conn.get(), v, NblocksRequest{Header(Lsn::Max()), kRel}));
   EXPECT_EQ(nblocks.tag, PagestreamResponseTag::kNblocks);
   EXPECT_EQ(nblocks.n_blocks, kRelBlocks);
   ASSERT_OK_AND_ASSIGN(auto page, Call(conn.get(), v, GetPage(7)));
@@ -492,8 +496,8 @@ TEST_P(PagestreamVersionTest, EveryRequestTypeIsAnswered) {
   ASSERT_OK_AND_ASSIGN(auto db, Call(conn.get(), v, DbSizeRequest{Header(Lsn::Max()), 5}));
   EXPECT_EQ(db.tag, PagestreamResponseTag::kDbSize);
   EXPECT_EQ(db.db_size, int64_t{kRelBlocks} * 8192);
-  ASSERT_OK_AND_ASSIGN(auto slru, Call(conn.get(), v,
-                                       GetSlruSegmentRequest{Header(Lsn::Max()), 0, 0}));
+  ASSERT_OK_AND_ASSIGN(auto slru,
+                       Call(conn.get(), v, GetSlruSegmentRequest{Header(Lsn::Max()), 0, 0}));
   EXPECT_EQ(slru.tag, PagestreamResponseTag::kGetSlruSegment);
   ASSERT_EQ(slru.n_blocks, kSlruBlocks);
   Bytes expected = SlruPage(0);
@@ -510,15 +514,15 @@ TEST_P(PagestreamVersionTest, EveryRequestTypeIsAnswered) {
 TEST_P(PagestreamVersionTest, ReadsSeeTheVersionAtTheirLsn) {
   const PagestreamVersion v = GetParam();
   PgConn conn = OpenPagestream(v);
-  ASSERT_OK_AND_ASSIGN(auto old_page, Call(conn.get(), v, GetPage(kRewrittenBlock,
-                                                                  Header(Lsn{0x28}))));
+  ASSERT_OK_AND_ASSIGN(auto old_page,
+                       Call(conn.get(), v, GetPage(kRewrittenBlock, Header(Lsn{0x28}))));
   EXPECT_EQ(old_page.data, OriginalPage(kRewrittenBlock));
-  ASSERT_OK_AND_ASSIGN(auto new_page, Call(conn.get(), v, GetPage(kRewrittenBlock,
-                                                                  Header(kSecondCommit))));
+  ASSERT_OK_AND_ASSIGN(auto new_page,
+                       Call(conn.get(), v, GetPage(kRewrittenBlock, Header(kSecondCommit))));
   EXPECT_EQ(new_page.data, FilledPage(kRewrittenByte));
   // Latest, with not_modified_since: the newest version.
-  ASSERT_OK_AND_ASSIGN(auto latest, Call(conn.get(), v, GetPage(kRewrittenBlock,
-                                                                Header(Lsn::Max(), kFirstCommit))));
+  ASSERT_OK_AND_ASSIGN(
+      auto latest, Call(conn.get(), v, GetPage(kRewrittenBlock, Header(Lsn::Max(), kFirstCommit))));
   EXPECT_EQ(latest.data, FilledPage(kRewrittenByte));
   // Before the relation existed it has no size: an error, not a made-up page.
   ASSERT_OK_AND_ASSIGN(auto before, Call(conn.get(), v, NblocksRequest{Header(Lsn{0x18}), kRel}));
@@ -572,8 +576,8 @@ INSTANTIATE_TEST_SUITE_P(V2AndV3, PagestreamVersionTest,
 TEST_F(PageServiceTest, V3EchoesRequestIdAndFields) {
   const auto v = PagestreamVersion::kV3;
   PgConn conn = OpenPagestream(v);
-  ASSERT_OK_AND_ASSIGN(auto page, Call(conn.get(), v, GetPage(9, Header(Lsn{0x30}, Lsn{0x20},
-                                                                        0xDEADBEEF12345678))));
+  ASSERT_OK_AND_ASSIGN(
+      auto page, Call(conn.get(), v, GetPage(9, Header(Lsn{0x30}, Lsn{0x20}, 0xDEADBEEF12345678))));
   EXPECT_EQ(page.hdr.reqid, 0xDEADBEEF12345678u);
   EXPECT_EQ(page.hdr.request_lsn, Lsn{0x30});
   EXPECT_EQ(page.hdr.not_modified_since, Lsn{0x20});
@@ -582,17 +586,17 @@ TEST_F(PageServiceTest, V3EchoesRequestIdAndFields) {
   ASSERT_OK_AND_ASSIGN(auto db, Call(conn.get(), v, DbSizeRequest{Header(Lsn::Max(), {}, 77), 5}));
   EXPECT_EQ(db.hdr.reqid, 77u);
   EXPECT_EQ(db.dbnode, 5u);
-  ASSERT_OK_AND_ASSIGN(auto slru, Call(conn.get(), v,
-                                       GetSlruSegmentRequest{Header(Lsn::Max(), {}, 78), 0, 0}));
+  ASSERT_OK_AND_ASSIGN(
+      auto slru, Call(conn.get(), v, GetSlruSegmentRequest{Header(Lsn::Max(), {}, 78), 0, 0}));
   EXPECT_EQ(slru.hdr.reqid, 78u);
 }
 
 TEST_F(PageServiceTest, UnknownTenantTimelineBadIdsAndBadCommandsKeepTheConnection) {
   PgConn conn = Connect();
   const std::string other = TenantId::Generate().ToHex();
-  EXPECT_THAT(Exec(conn.get(), "pagestream_v2 " + other + " " + Hex(timeline_id_),
-                   PGRES_FATAL_ERROR),
-              HasSubstr("not found"));
+  EXPECT_THAT(
+      Exec(conn.get(), "pagestream_v2 " + other + " " + Hex(timeline_id_), PGRES_FATAL_ERROR),
+      HasSubstr("not found"));
   EXPECT_THAT(Exec(conn.get(), "pagestream_v3 " + Hex(tenant_) + " " + other, PGRES_FATAL_ERROR),
               HasSubstr("not found"));
   EXPECT_THAT(Exec(conn.get(), "pagestream_v2 xyz " + Hex(timeline_id_), PGRES_FATAL_ERROR),
@@ -647,7 +651,8 @@ class ShortWaitTest : public PageServiceTest {
 TEST_F(ShortWaitTest, LsnWaitTimesOutWithAnErrorAndTheStreamGoesOn) {
   const auto v = PagestreamVersion::kV2;
   PgConn conn = OpenPagestream(v);
-  ASSERT_OK_AND_ASSIGN(auto late, Call(conn.get(), v, GetPage(1, Header(Lsn{0x1000}, Lsn{0x1000}))));
+  ASSERT_OK_AND_ASSIGN(auto late,
+                       Call(conn.get(), v, GetPage(1, Header(Lsn{0x1000}, Lsn{0x1000}))));
   EXPECT_EQ(late.tag, PagestreamResponseTag::kError);
   EXPECT_THAT(late.error, HasSubstr("timed out waiting for LSN 0/1000"));
   ASSERT_OK_AND_ASSIGN(auto page, Call(conn.get(), v, GetPage(1)));
@@ -699,11 +704,10 @@ TEST_F(PageServiceTest, PipelinedBurstOf32GetPagesIsOneBatch) {
   EXPECT_EQ(Metric("ps_page_service_batch_size_sum"), 32);
   EXPECT_EQ(Metric("ps_page_service_batch_break_total{reason=\"size_cap\"}") - cap_breaks_before,
             1);
-  EXPECT_EQ(Metric("ps_tenant_requests_total{request_type=\"get_page\",tenant=\"" + Hex(tenant_) +
-                   "\"}"),
-            32);
-  EXPECT_GE(Metric("ps_tenant_page_bytes_sent_total{tenant=\"" + Hex(tenant_) + "\"}"),
-            32 * 8192);
+  EXPECT_EQ(
+      Metric("ps_tenant_requests_total{request_type=\"get_page\",tenant=\"" + Hex(tenant_) + "\"}"),
+      32);
+  EXPECT_GE(Metric("ps_tenant_page_bytes_sent_total{tenant=\"" + Hex(tenant_) + "\"}"), 32 * 8192);
 }
 
 TEST_F(PageServiceTest, BatchesBreakAtOtherRequestTypes) {
@@ -761,6 +765,8 @@ struct BadInput {
   bool expect_error;   // an ErrorResponse before the close
 };
 
+void PrintTo(const BadInput& input, std::ostream* os) { *os << input.name; }
+
 class BadInputTest : public PageServiceTest, public ::testing::WithParamInterface<BadInput> {};
 
 TEST_P(BadInputTest, ClosesOnlyThatConnection) {
@@ -806,8 +812,8 @@ INSTANTIATE_TEST_SUITE_P(
                    return b;
                  },
                  false, true},
-        BadInput{"WrongProtocolVersion",
-                 [](std::mt19937_64&) { return StartupPacket(2 << 16); }, false, true},
+        BadInput{"WrongProtocolVersion", [](std::mt19937_64&) { return StartupPacket(2 << 16); },
+                 false, true},
         BadInput{"BadUtf8InStartup",
                  [](std::mt19937_64&) {
                    const std::string p("user\0\xFF\xFE\0\0", 9);
@@ -896,12 +902,9 @@ TEST_F(PageServiceTest, IngestEndWithoutCommitDropsThePuts) {
   Exec(conn.get(), "ingest " + Hex(tenant_) + " " + Hex(timeline_id_), PGRES_COPY_BOTH);
   ASSERT_OK(SendCopy(conn.get(), m));
   ASSERT_EQ(PQputCopyEnd(conn.get(), "changed my mind"), 1);
-  std::string error;
-  while (PGresult* r = PQgetResult(conn.get())) {
-    error += PQresultErrorMessage(r);
-    PQclear(r);
-  }
-  EXPECT_THAT(error, HasSubstr("changed my mind"));
+  auto end = ReceiveCopy(conn.get());
+  ASSERT_FALSE(end.has_value());
+  EXPECT_THAT(std::string(end.error().message()), HasSubstr("changed my mind"));
   EXPECT_EQ(timeline_->last_record_lsn(), kSecondCommit);
   Exec(conn.get(), PagestreamQuery(PagestreamVersion::kV2), PGRES_COPY_BOTH);
   ASSERT_OK_AND_ASSIGN(auto page, Call(conn.get(), PagestreamVersion::kV2, GetPage(1)));
@@ -922,7 +925,7 @@ TEST_F(PageServiceTest, BadRecordMidCommitLeavesTheEarlierCommitAndNothingOfTheB
   PgConn conn = OpenIngest();
   Bytes m;
   AppendIngestPut(Lsn{0x50}, Key::RelBlock(kRel, 1), Image(FilledPage(std::byte{0x51})), m);
-  AppendIngestCommit(Lsn{0x50}, m);                                                          // 1
+  AppendIngestCommit(Lsn{0x50}, m);                                                           // 1
   AppendIngestPut(Lsn{0x60}, Key::RelBlock(kRel, 2), Image(FilledPage(std::byte{0x62})), m);  // 2
   AppendIngestPut(Lsn{0x60}, Key::RelBlock(kRel, 5), Image(Bytes(100)), m);  // 3: not 8192 bytes
   AppendIngestCommit(Lsn{0x60}, m);
@@ -983,9 +986,9 @@ TEST_F(PageServiceTest, IngestRejectsLsnsGoingBackwardsAndRecordsForNonPageKeys)
 TEST_F(PageServiceTest, SecondIngestConnectionIsRefusedAndTheFirstDetaches) {
   PgConn first = OpenIngest();
   PgConn second = Connect();
-  EXPECT_THAT(Exec(second.get(), "ingest " + Hex(tenant_) + " " + Hex(timeline_id_),
-                   PGRES_FATAL_ERROR),
-              HasSubstr("already has an ingest connection"));
+  EXPECT_THAT(
+      Exec(second.get(), "ingest " + Hex(tenant_) + " " + Hex(timeline_id_), PGRES_FATAL_ERROR),
+      HasSubstr("already has an ingest connection"));
   EndCopy(first.get());
   first.reset();
   // Once the first has ended, its thread is no longer the ingest thread:
@@ -1048,8 +1051,7 @@ class ImportTest : public PageServiceTest {
 
   // Sends `tar` over COPY IN in small chunks; returns the command's result.
   std::string Import(PGconn* conn, TimelineId tl, const Bytes& tar, const char* fail = nullptr) {
-    const std::string sql =
-        "import basebackup " + Hex(tenant_) + " " + Hex(tl) + " 0/6000060 15";
+    const std::string sql = "import basebackup " + Hex(tenant_) + " " + Hex(tl) + " 0/6000060 15";
     PgResult start(PQexec(conn, sql.c_str()));
     if (PQresultStatus(start.get()) != PGRES_COPY_IN) return PQresultErrorMessage(start.get());
     for (size_t at = 0; at < tar.size(); at += 3000) {
@@ -1074,8 +1076,8 @@ TEST_F(ImportTest, ImportBasebackupServesTheRelationAndFailuresDeleteTheTimeline
   {
     Exec(conn.get(), "pagestream_v2 " + Hex(tenant_) + " " + Hex(imported), PGRES_COPY_BOTH);
     const RelTag rel{1663, 5, 16384, 0};
-    ASSERT_OK_AND_ASSIGN(auto n, Call(conn.get(), PagestreamVersion::kV2,
-                                      NblocksRequest{Header(Lsn::Max()), rel}));
+    ASSERT_OK_AND_ASSIGN(
+        auto n, Call(conn.get(), PagestreamVersion::kV2, NblocksRequest{Header(Lsn::Max()), rel}));
     EXPECT_EQ(n.n_blocks, 3u);
     ASSERT_OK_AND_ASSIGN(auto page, Call(conn.get(), PagestreamVersion::kV2,
                                          GetPageRequest{Header(Lsn::Max()), rel, 2}));

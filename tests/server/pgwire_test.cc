@@ -243,18 +243,18 @@ TEST(PgwireFrontendTest, QueryTextIsNotCheckedForUtf8) {
 TEST(PgwireUtf8Test, AcceptsWellFormedAndRejectsMalformed) {
   EXPECT_TRUE(IsValidUtf8(""));
   EXPECT_TRUE(IsValidUtf8("pagestream_v2"));
-  EXPECT_TRUE(IsValidUtf8("h\xC3\xA9"));              // é
-  EXPECT_TRUE(IsValidUtf8("\xE2\x82\xAC"));           // €
-  EXPECT_TRUE(IsValidUtf8("\xF0\x9F\x98\x80"));       // U+1F600
-  EXPECT_TRUE(IsValidUtf8("\xF4\x8F\xBF\xBF"));       // U+10FFFF
-  EXPECT_FALSE(IsValidUtf8("\xC3"));                  // truncated
-  EXPECT_FALSE(IsValidUtf8("\xC0\xAF"));              // overlong '/'
-  EXPECT_FALSE(IsValidUtf8("\xE0\x80\xAF"));          // overlong
-  EXPECT_FALSE(IsValidUtf8("\xED\xA0\x80"));          // surrogate U+D800
-  EXPECT_FALSE(IsValidUtf8("\xF4\x90\x80\x80"));      // above U+10FFFF
-  EXPECT_FALSE(IsValidUtf8("\x80"));                  // lone continuation
-  EXPECT_FALSE(IsValidUtf8("\xE2\x82"));              // truncated
-  EXPECT_FALSE(IsValidUtf8("\xE2\x28\xA1"));          // bad continuation
+  EXPECT_TRUE(IsValidUtf8("h\xC3\xA9"));          // é
+  EXPECT_TRUE(IsValidUtf8("\xE2\x82\xAC"));       // €
+  EXPECT_TRUE(IsValidUtf8("\xF0\x9F\x98\x80"));   // U+1F600
+  EXPECT_TRUE(IsValidUtf8("\xF4\x8F\xBF\xBF"));   // U+10FFFF
+  EXPECT_FALSE(IsValidUtf8("\xC3"));              // truncated
+  EXPECT_FALSE(IsValidUtf8("\xC0\xAF"));          // overlong '/'
+  EXPECT_FALSE(IsValidUtf8("\xE0\x80\xAF"));      // overlong
+  EXPECT_FALSE(IsValidUtf8("\xED\xA0\x80"));      // surrogate U+D800
+  EXPECT_FALSE(IsValidUtf8("\xF4\x90\x80\x80"));  // above U+10FFFF
+  EXPECT_FALSE(IsValidUtf8("\x80"));              // lone continuation
+  EXPECT_FALSE(IsValidUtf8("\xE2\x82"));          // truncated
+  EXPECT_FALSE(IsValidUtf8("\xE2\x28\xA1"));      // bad continuation
 }
 
 TEST(PgwireEncodeTest, GoldenBackendMessages) {
@@ -296,12 +296,12 @@ TEST(PgwireEncodeTest, GoldenBackendMessages) {
 TEST(PgwireEncodeTest, GoldenErrorResponse) {
   std::vector<std::byte> out;
   AppendErrorResponse({.severity = "ERROR", .sqlstate = "08P01", .message = "bad"}, out);
-  const auto expected = Concat(
-      Bytes({'E', 0, 0, 0, 31}),
-      Bytes(std::string_view("SERROR\0VERROR\0C08P01\0Mbad\0\0", 27)));
+  const auto expected = Concat(Bytes({'E', 0, 0, 0, 31}),
+                               Bytes(std::string_view("SERROR\0VERROR\0C08P01\0Mbad\0\0", 27)));
   EXPECT_EQ(out, expected);
   out.clear();
-  AppendNoticeResponse({.severity = "NOTICE", .sqlstate = "00000", .message = std::string_view("a\0b", 3)}, out);
+  AppendNoticeResponse(
+      {.severity = "NOTICE", .sqlstate = "00000", .message = std::string_view("a\0b", 3)}, out);
   EXPECT_EQ(out[0], std::byte{'N'});
   // The NUL inside the message became a space.
   const std::string text(reinterpret_cast<const char*>(out.data()), out.size());
@@ -312,8 +312,8 @@ TEST(PgwireEncodeTest, GoldenRowDescriptionAndDataRow) {
   std::vector<std::byte> out;
   const std::string_view columns[] = {"x"};
   AppendTextRowDescription(columns, out);
-  EXPECT_EQ(out, Bytes({'T', 0, 0, 0, 26, 0, 1, 'x', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 25, 0xFF,
-                        0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0}));
+  EXPECT_EQ(out, Bytes({'T', 0, 0, 0, 26, 0,    1,    'x',  0,    0,    0,    0, 0, 0,
+                        0,   0, 0, 0, 25, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0}));
   out.clear();
   const std::string_view values[] = {"ab"};
   AppendTextDataRow(values, out);
