@@ -7,7 +7,7 @@
 //   BlockSpace space({{rel_a, 3}, {rel_b, 2}});   // index 0..2 -> rel_a, 3..4 -> rel_b
 //   space.At(3) == PageKey{rel_b, 0}
 //   KeyGenerator uniform(space, /*run_length=*/1, seed);  // bursts of 1, uniform over 5 blocks
-//   KeyGenerator runs(space, /*run_length=*/8, seed);     // bursts of min(8, nblocks) adjacent blocks
+//   KeyGenerator runs(space, /*run_length=*/8, seed);     // min(8, nblocks) adjacent blocks
 //
 // Uniform: every block of every relation has the same probability, whatever
 // its relation's size. Sequential runs of length K: a block is drawn

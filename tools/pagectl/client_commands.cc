@@ -3,6 +3,7 @@
 // tenant and timeline commands.
 
 #include "tools/pagectl/client_commands.h"
+#include "tools/pagectl/tool_io.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -81,24 +82,6 @@ json ReadPointJson(const ReadPoint& at) {
               {"not_modified_since", at.not_modified_since.ToString()}};
 }
 
-Status WriteFile(const std::string& path, std::span<const std::byte> bytes) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Status::FromErrno(errno, "--out: open " + path);
-  size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int err = errno;
-      ::close(fd);
-      return Status::FromErrno(err, "--out: write " + path);
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (::close(fd) != 0) return Status::FromErrno(errno, "--out: close " + path);
-  return Status::Ok();
-}
-
 char Printable(std::byte b) {
   const auto c = static_cast<unsigned char>(b);
   return c >= 0x20 && c < 0x7f ? static_cast<char>(c) : '.';
@@ -160,7 +143,7 @@ int RunGetPage(const PageRequestArgs& args) {
   auto page = (*session)->client->GetPage(*rel, args.blkno, (*session)->at);
   if (!page.has_value()) return Fail(page.error());
   if (args.out.has_value()) {
-    const Status written = WriteFile(*args.out, *page);
+    const Status written = WriteOutputFile(*args.out, *page);
     if (!written.ok()) return Fail(written);
   }
   if (args.json) {

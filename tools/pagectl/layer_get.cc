@@ -49,24 +49,6 @@ Status KeyNotFound(const Key& key, const std::string& path, const std::string& w
   return Status::NotFound("key " + KeyText(key) + " not found in " + path + why);
 }
 
-Status WriteFile(const std::string& path, std::span<const std::byte> bytes) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Status::FromErrno(errno, "--out: open " + path);
-  size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int err = errno;
-      ::close(fd);
-      return Status::FromErrno(err, "--out: write " + path);
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (::close(fd) != 0) return Status::FromErrno(errno, "--out: close " + path);
-  return Status::Ok();
-}
-
 // ---- image layers ----
 
 struct ImageAnswer {
@@ -122,7 +104,7 @@ json ImageJson(const Key& key, const ImageAnswer& a, const GetArgs& args) {
 int Report(const layers::ImageLayerReader& /*reader*/, const GetArgs& args, const Key& key,
            const ImageAnswer& a) {
   if (args.out.has_value()) {
-    const Status written = WriteFile(*args.out, a.value);
+    const Status written = WriteOutputFile(*args.out, a.value);
     if (!written.ok()) return Fail(written);
   }
   if (args.json) {

@@ -1,5 +1,9 @@
 #include "tools/pagectl/tool_io.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <utility>
 
 #include "page_cache/cache_size.h"
@@ -23,6 +27,25 @@ common::Result<std::unique_ptr<ToolIo>> CreateToolIo(const GlobalOptions& option
   cache_options.pages = pages;
   ASSIGN_OR_RETURN(io->cache, page_cache::PageCache::Create(cache_options));
   return io;
+}
+
+common::Status WriteOutputFile(const std::string& path, std::span<const std::byte> bytes) {
+  using common::Status;
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::FromErrno(errno, "--out: open " + path);
+  size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int err = errno;
+      ::close(fd);
+      return Status::FromErrno(err, "--out: write " + path);
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (::close(fd) != 0) return Status::FromErrno(errno, "--out: close " + path);
+  return Status::Ok();
 }
 
 }  // namespace pageserver::pagectl

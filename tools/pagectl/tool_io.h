@@ -9,7 +9,9 @@
 // Thread-safety: built once by main and used by one thread.
 
 #include <cstdint>
+#include <cstddef>
 #include <memory>
+#include <span>
 #include <string>
 
 #include "common/status.h"
@@ -37,5 +39,9 @@ struct ToolIo {
 // InvalidArgument for an unknown engine, mode or cache size; Unsupported
 // when io-uring is asked for and cannot be used here (with the reason).
 common::Result<std::unique_ptr<ToolIo>> CreateToolIo(const GlobalOptions& options);
+
+// Writes `bytes` to `path` (created or truncated, mode 0644): the `--out`
+// option of the commands that print a value. Errors name "--out" and the path.
+common::Status WriteOutputFile(const std::string& path, std::span<const std::byte> bytes);
 
 }  // namespace pageserver::pagectl

@@ -1,0 +1,172 @@
+#include "tools/pagebench/bench.h"
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "client/management_client.h"
+#include "client/page_client.h"
+#include "tools/pagebench/discovery.h"
+#include "tools/pagebench/report.h"
+#include "tools/pagebench/runner.h"
+
+namespace pageserver::pagebench {
+namespace {
+
+using client::ReadPoint;
+using common::Result;
+using common::Status;
+using layers::Lsn;
+
+void Warn(const std::string& message) { std::cerr << "pagebench: " << message << "\n"; }
+
+Result<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return Status::NotFound("cannot open relations file " + path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// The relations of one timeline at `at`, from the file or by probing.
+Result<std::vector<RelationSize>> FindRelations(const BenchOptions& o, const TimelineRef& ref,
+                                                ReadPoint at,
+                                                const std::optional<std::string>& file_text) {
+  ASSIGN_OR_RETURN(auto client, client::PageClient::Connect(o.page_service));
+  RETURN_IF_ERROR(
+      client->StartPagestream(server::PagestreamVersion::kV3, ref.tenant, ref.timeline));
+  std::vector<RelationSize> relations;
+  if (file_text.has_value()) {
+    ASSIGN_OR_RETURN(relations, ParseRelationsFile(*file_text));
+    ASSIGN_OR_RETURN(relations, SizeRelations(*client, at, std::move(relations)));
+  } else {
+    ASSIGN_OR_RETURN(ProbeResult probe,
+                     ProbeRelations(*client, at, ProbeOptions{o.databases, o.probe_oid_gap}));
+    for (const std::string& w : probe.warnings) Warn(ref.timeline.ToHex() + ": " + w);
+    relations = std::move(probe.relations);
+  }
+  RETURN_IF_ERROR(client->Close());
+  return relations;
+}
+
+Result<std::vector<Target>> PrepareTargets(const BenchOptions& o) {
+  std::optional<Lsn> fixed;
+  if (!o.lsn.empty()) {
+    ASSIGN_OR_RETURN(fixed, Lsn::Parse(o.lsn));
+  }
+  std::unique_ptr<client::ManagementClient> http;
+  if (o.targets.empty() || !fixed.has_value()) {  // the HTTP API is only asked when needed
+    ASSIGN_OR_RETURN(http, client::ManagementClient::Create(o.http));
+  }
+  std::vector<TimelineRef> refs;
+  if (o.targets.empty()) {
+    ASSIGN_OR_RETURN(refs, ListAllTimelines(*http));
+  }
+  for (const std::string& t : o.targets) {
+    ASSIGN_OR_RETURN(const TimelineRef ref, ParseTimelineRef(t));
+    refs.push_back(ref);
+  }
+  std::optional<std::string> file_text;
+  if (!o.relations_file.empty()) {
+    ASSIGN_OR_RETURN(file_text, ReadFile(o.relations_file));
+  }
+
+  std::vector<Target> targets;
+  for (const TimelineRef& ref : refs) {
+    ReadPoint at = fixed.has_value() ? ReadPoint::AtLsn(*fixed) : ReadPoint{};
+    if (!fixed.has_value()) {
+      ASSIGN_OR_RETURN(const Lsn last_record_lsn, http->LastRecordLsn(ref.tenant, ref.timeline));
+      at = ReadPoint::Latest(last_record_lsn);
+    }
+    ASSIGN_OR_RETURN(auto relations, FindRelations(o, ref, at, file_text));
+    targets.push_back(Target{ref.tenant, ref.timeline, at.request_lsn, at.not_modified_since,
+                             BlockSpace(std::move(relations))});
+  }
+  return targets;
+}
+
+std::string WorkloadName(const BenchOptions& o) {
+  std::string w = std::to_string(o.clients) + " client(s) per timeline x queue depth " +
+                  std::to_string(o.queue_depth) + ", ";
+  w += o.sequential_runs > 1 ? "sequential runs of " + std::to_string(o.sequential_runs)
+                             : std::string("uniform random blocks");
+  w += ", request LSN " + (o.lsn.empty() ? std::string("latest") : o.lsn);
+  if (o.rate > 0) {
+    char rate[32];
+    std::snprintf(rate, sizeof(rate), "%g", o.rate);
+    w += std::string(", ") + rate + " requests/s per client (open loop)";
+  }
+  return w;
+}
+
+nlohmann::json ConfigJson(const BenchOptions& o, uint64_t seed) {
+  return nlohmann::json{
+      {"page_service", o.page_service},
+      {"http", o.http},
+      {"targets", o.targets},
+      {"relations_source", o.relations_file.empty() ? "probe" : o.relations_file},
+      {"clients_per_timeline", o.clients},
+      {"queue_depth", o.queue_depth},
+      {"threads", o.threads},
+      {"sequential_runs", o.sequential_runs},
+      {"lsn", o.lsn.empty() ? "latest" : o.lsn},
+      {"duration_seconds", o.duration_seconds},
+      {"max_requests", o.requests.has_value() ? nlohmann::json(*o.requests) : nlohmann::json()},
+      {"rate_per_client", o.rate},
+      {"seed", seed},
+      {"workload", WorkloadName(o)}};
+}
+
+LoadConfig MakeLoadConfig(const BenchOptions& o, uint64_t seed) {
+  LoadConfig c;
+  c.conninfo = o.page_service;
+  c.clients_per_target = o.clients;
+  c.queue_depth = o.queue_depth;
+  c.threads = o.threads;
+  c.run_length = std::max<uint32_t>(1, o.sequential_runs);
+  c.duration = std::chrono::duration_cast<std::chrono::nanoseconds>(
+      std::chrono::duration<double>(o.requests.has_value() ? 1e9 : o.duration_seconds));
+  c.max_requests = o.requests;
+  c.rate_per_client = o.rate;
+  c.seed = seed;
+  return c;
+}
+
+}  // namespace
+
+int RunBenchmark(const BenchOptions& options) {
+  const uint64_t seed = options.seed.value_or(
+      static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()));
+  Result<std::vector<Target>> targets = PrepareTargets(options);
+  if (!targets.has_value()) {
+    Warn(targets.error().ToString());
+    return kExitCannotRun;
+  }
+  const LoadConfig config = MakeLoadConfig(options, seed);
+  if (Status st = ValidateLoadConfig(config, *targets); !st.ok()) {
+    Warn(st.ToString());
+    return kExitCannotRun;
+  }
+  Warn("seed " + std::to_string(seed) + "; " + WorkloadName(options));
+  auto progress = [&](const ProgressTick& tick) {
+    if (options.progress) std::cerr << ProgressLine(tick) << "\n";
+  };
+  Result<LoadResult> result = RunLoad(config, *targets, progress);
+  if (!result.has_value()) {
+    Warn(result.error().ToString());
+    return kExitCannotRun;
+  }
+  const nlohmann::json config_json = ConfigJson(options, seed);
+  if (options.json) {
+    std::cout << ResultJson(config_json, *targets, *result).dump(2) << "\n";
+  } else {
+    std::cout << ResultText(config_json, *targets, *result);
+  }
+  std::cout.flush();
+  if (options.fail_on_error && result->verdicts.errors() > 0) return kExitRequestErrors;
+  return kExitOk;
+}
+
+}  // namespace pageserver::pagebench
