@@ -228,6 +228,14 @@ Result<layers::Lsn> ManagementClient::LastRecordLsn(const layers::TenantId& tena
   return lsn.error().WithContext("GET " + TimelinePath(tenant, timeline));
 }
 
+Result<Json> ManagementClient::ListRelations(const layers::TenantId& tenant,
+                                             const layers::TimelineId& timeline,
+                                             std::optional<layers::Lsn> lsn) {
+  std::string path = TimelinePath(tenant, timeline) + "/relations";
+  if (lsn.has_value()) path += "?lsn=" + lsn->ToString();
+  return RequestJson("GET", path, {});
+}
+
 StatusT ManagementClient::Checkpoint(const layers::TenantId& tenant,
                                      const layers::TimelineId& timeline) {
   return Request("PUT", TimelinePath(tenant, timeline) + "/checkpoint", {}).status();

@@ -106,6 +106,12 @@ class ManagementClient {
   // The detail's "last_record_lsn".
   common::Result<layers::Lsn> LastRecordLsn(const layers::TenantId& tenant,
                                             const layers::TimelineId& timeline);
+  // GET .../relations[?lsn=X/X]: {"lsn": "X/X", "relations": [{"spcnode",
+  // "dbnode", "relnode", "forknum", "nblocks"}, ...]}, every relation fork
+  // at `lsn` (absent: the timeline's last_record_lsn).
+  common::Result<nlohmann::json> ListRelations(const layers::TenantId& tenant,
+                                               const layers::TimelineId& timeline,
+                                               std::optional<layers::Lsn> lsn);
   common::Status Checkpoint(const layers::TenantId& tenant, const layers::TimelineId& timeline);
   common::Status Compact(const layers::TenantId& tenant, const layers::TimelineId& timeline);
 

@@ -9,6 +9,7 @@
 
 #include "layers/ids.h"
 #include "layers/lsn.h"
+#include "timeline/pg_mapping.h"
 
 namespace pageserver::server {
 
@@ -263,6 +264,41 @@ class HttpApi::Handlers {
     });
   }
 
+  // Every relation fork of the timeline at ?lsn=X/X (default: its
+  // last_record_lsn), from the database directory, each database's relation
+  // directory and each fork's size: the keyspace a load generator or a
+  // checker needs, which the page service protocol cannot list. A timeline
+  // with nothing imported has no database directory: an empty list.
+  Reply ListRelations(const httplib::Request& req) const {
+    return Guarded([&]() -> Result<Reply> {
+      ASSIGN_OR_RETURN(const auto tl, TimelineOf(req));
+      Lsn lsn = tl->last_record_lsn();
+      if (req.has_param("lsn")) {
+        ASSIGN_OR_RETURN(lsn, Lsn::Parse(req.get_param_value("lsn")));
+      }
+      json list = json::array();
+      std::vector<timeline::DbDirEntry> dbs;
+      if (auto dir = timeline::GetDbDir(*tl, lsn); dir.has_value()) {
+        dbs = std::move(*dir);
+      } else if (!dir.error().IsNotFound()) {
+        return dir.error();
+      }
+      for (const auto& db : dbs) {
+        ASSIGN_OR_RETURN(const auto rels, timeline::GetRelDir(*tl, db.spcnode, db.dbnode, lsn));
+        for (const auto& r : rels) {
+          const layers::RelTag rel{db.spcnode, db.dbnode, r.relnode, r.forknum};
+          ASSIGN_OR_RETURN(const uint32_t nblocks, timeline::GetRelSize(*tl, rel, lsn));
+          list.push_back({{"spcnode", rel.spcnode},
+                          {"dbnode", rel.dbnode},
+                          {"relnode", rel.relnode},
+                          {"forknum", rel.forknum},
+                          {"nblocks", nblocks}});
+        }
+      }
+      return Reply{200, json{{"lsn", LsnJson(lsn)}, {"relations", std::move(list)}}};
+    });
+  }
+
   // Timeline::Checkpoint runs on the calling thread when no ingest thread
   // is attached; with one attached it refuses (InvalidArgument): the open
   // layer's writes can only be reaped on the ingest thread, so the answer is
@@ -441,6 +477,7 @@ void HttpApi::Register(httplib::Server& server) {
   server.Post(tenant + "/timeline", [h](Req req, Res res) { Write(res, h->CreateTimeline(req)); });
   server.Get(timeline, [h](Req req, Res res) { Write(res, h->GetTimeline(req)); });
   server.Delete(timeline, [h](Req req, Res res) { Write(res, h->DeleteTimeline(req)); });
+  server.Get(timeline + "/relations", [h](Req req, Res res) { Write(res, h->ListRelations(req)); });
   server.Put(timeline + "/checkpoint", [h](Req req, Res res) { Write(res, h->Checkpoint(req)); });
   server.Put(timeline + "/compact", [h](Req req, Res res) { Write(res, h->Compact(req)); });
   server.Put("/v1/io_engine", [h](Req req, Res res) { Write(res, h->SetEngine(req)); });

@@ -11,8 +11,8 @@
 
 #include <cstring>
 #include <filesystem>
-#include <iostream>
 #include <fstream>
+#include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -25,6 +25,7 @@
 #include "server/server.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/temp_dir.h"
+#include "timeline/pg_mapping.h"
 #include "timeline/value.h"
 
 namespace pageserver::server {
@@ -349,6 +350,50 @@ TEST_F(HttpApiTest, CompactMergesL0sAndCreatesImagesOnRequest) {
   a = Put(path + "/compact", "");  // fewer than two L0s: nothing to do
   ASSERT_EQ(a.status, 200) << a.text;
   EXPECT_EQ(a.body["l0_compacted"], 0);
+}
+
+TEST_F(HttpApiTest, RelationsListsEveryForkWithItsSizeAtAnLsn) {
+  const std::string t = NewTenant();
+  ASSERT_EQ(Post("/v1/tenant/" + t + "/timeline",
+                 json{{"new_timeline_id", kTimelineA}, {"start_lsn", "0/100"}}.dump())
+                .status,
+            201);
+  const std::string path = TimelinePath(t, kTimelineA);
+  Answer a = Get(path + "/relations");
+  ASSERT_EQ(a.status, 200) << a.text;
+  EXPECT_EQ(a.body["relations"], json::array());  // nothing imported yet
+
+  ASSERT_OK_AND_ASSIGN(auto tenant_id, layers::TenantId::ParseHex(t));
+  ASSERT_OK_AND_ASSIGN(auto tl_id, layers::TimelineId::ParseHex(kTimelineA));
+  ASSERT_OK_AND_ASSIGN(auto tl, tenants_->GetTimeline(tenant_id, tl_id));
+  const auto put = [&](const layers::Key& key, uint64_t lsn, std::vector<std::byte> bytes) {
+    ASSERT_OK(tl->Put(key, layers::Lsn{lsn}, *timeline::Value::Image(bytes)));
+  };
+  const std::vector<timeline::RelDirEntry> rels = {{16384, 0}, {16384, 1}, {16390, 0}};
+  const std::vector<timeline::DbDirEntry> dbs = {{1663, 5}};
+  put(layers::Key::DbDir(), 0x108, timeline::EncodeDbDir(dbs));
+  put(layers::Key::RelDir(1663, 5), 0x108, *timeline::EncodeRelDir(rels));
+  put(layers::Key::RelSize({1663, 5, 16384, 0}), 0x108, timeline::EncodeRelSize(7));
+  put(layers::Key::RelSize({1663, 5, 16384, 1}), 0x108, timeline::EncodeRelSize(3));
+  put(layers::Key::RelSize({1663, 5, 16390, 0}), 0x108, timeline::EncodeRelSize(0));
+  ASSERT_OK(tl->FinishLsn(layers::Lsn{0x108}));
+  put(layers::Key::RelSize({1663, 5, 16384, 0}), 0x110, timeline::EncodeRelSize(9));
+  ASSERT_OK(tl->FinishLsn(layers::Lsn{0x110}));
+  ASSERT_OK(tl->DetachIngest());
+
+  a = Get(path + "/relations");
+  ASSERT_EQ(a.status, 200) << a.text;
+  EXPECT_EQ(a.body["lsn"], "0/110");
+  const json expected = json::array(
+      {json{{"spcnode", 1663}, {"dbnode", 5}, {"relnode", 16384}, {"forknum", 0}, {"nblocks", 9}},
+       json{{"spcnode", 1663}, {"dbnode", 5}, {"relnode", 16384}, {"forknum", 1}, {"nblocks", 3}},
+       json{{"spcnode", 1663}, {"dbnode", 5}, {"relnode", 16390}, {"forknum", 0}, {"nblocks", 0}}});
+  EXPECT_EQ(a.body["relations"], expected);
+  a = Get(path + "/relations?lsn=0/108");
+  ASSERT_EQ(a.status, 200) << a.text;
+  EXPECT_EQ(a.body["relations"][0]["nblocks"], 7);
+  EXPECT_EQ(Get(path + "/relations?lsn=nonsense").status, 400);
+  EXPECT_EQ(Get(path + "/relations?lsn=0/200").status, 400);  // above last_record_lsn
 }
 
 TEST_F(HttpApiTest, IoEngineAndModeFlipForFilesOpenedAfterwards) {

@@ -463,12 +463,27 @@ class PagebenchSmokeTest : public ::testing::Test {
   layers::TimelineId timeline_;
 };
 
+TEST_F(PagebenchSmokeTest, FindsEveryRelationOverHttpAndEveryResponsePassesItsChecks) {
+  const uint64_t seed = AnnounceSeed(TestSeed());
+  const nlohmann::json j =
+      RunJson({"--requests", "1500", "--clients", "2", "--queue-depth", "8", "--seed",
+               std::to_string(seed), "--fail-on-error"},
+              0);
+  EXPECT_EQ(j["config"]["relations_source"], "http");
+  ASSERT_EQ(j["targets"].size(), 1u) << j.dump(2);
+  EXPECT_EQ(j["targets"][0]["relations"], kData.size());
+  EXPECT_EQ(j["targets"][0]["blocks"], kDataBlocks);
+  EXPECT_EQ(j["ok"], 1500);
+  EXPECT_EQ(j["errors"], 0) << j.dump(2);
+}
+
 TEST_F(PagebenchSmokeTest, ProbesEveryRelationAndEveryResponsePassesItsChecks) {
   const uint64_t seed = AnnounceSeed(TestSeed());
   const nlohmann::json j =
       RunJson({"--requests", "1500", "--clients", "2", "--queue-depth", "8", "--seed",
-               std::to_string(seed), "--fail-on-error", "--probe-oid-gap", "1024"},
+               std::to_string(seed), "--fail-on-error", "--probe", "--probe-oid-gap", "1024"},
               0);
+  EXPECT_EQ(j["config"]["relations_source"], "probe");
   ASSERT_EQ(j["targets"].size(), 1u) << j.dump(2);
   EXPECT_EQ(j["targets"][0]["timeline"], kTimeline);
   EXPECT_EQ(j["targets"][0]["relations"], kData.size());

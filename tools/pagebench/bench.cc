@@ -30,10 +30,19 @@ Result<std::string> ReadFile(const std::string& path) {
   return text.str();
 }
 
-// The relations of one timeline at `at`, from the file or by probing.
+// The relations of one timeline at `at`: from the file, the HTTP relations
+// route, or by probing (with --probe, or when the route cannot be reached).
 Result<std::vector<RelationSize>> FindRelations(const BenchOptions& o, const TimelineRef& ref,
                                                 ReadPoint at,
-                                                const std::optional<std::string>& file_text) {
+                                                const std::optional<std::string>& file_text,
+                                                client::ManagementClient* http) {
+  if (!file_text.has_value() && !o.probe && http != nullptr) {
+    const Lsn lsn = at.request_lsn == Lsn::Max() ? at.not_modified_since : at.request_lsn;
+    Result<std::vector<RelationSize>> listed = RelationsFromHttp(*http, ref, lsn);
+    if (listed.has_value()) return listed;
+    if (listed.error().code() != common::StatusCode::kIoError) return listed.error();
+    Warn("relations route unreachable (" + listed.error().ToString() + "); probing instead");
+  }
   ASSIGN_OR_RETURN(auto client, client::PageClient::Connect(o.page_service));
   RETURN_IF_ERROR(
       client->StartPagestream(server::PagestreamVersion::kV3, ref.tenant, ref.timeline));
@@ -56,8 +65,10 @@ Result<std::vector<Target>> PrepareTargets(const BenchOptions& o) {
   if (!o.lsn.empty()) {
     ASSIGN_OR_RETURN(fixed, Lsn::Parse(o.lsn));
   }
+  // The HTTP API is needed for the timeline list and the latest LSN, and
+  // used for the relations unless a file or --probe replaces it.
   std::unique_ptr<client::ManagementClient> http;
-  if (o.targets.empty() || !fixed.has_value()) {  // the HTTP API is only asked when needed
+  if (o.targets.empty() || !fixed.has_value() || (o.relations_file.empty() && !o.probe)) {
     ASSIGN_OR_RETURN(http, client::ManagementClient::Create(o.http));
   }
   std::vector<TimelineRef> refs;
@@ -80,7 +91,7 @@ Result<std::vector<Target>> PrepareTargets(const BenchOptions& o) {
       ASSIGN_OR_RETURN(const Lsn last_record_lsn, http->LastRecordLsn(ref.tenant, ref.timeline));
       at = ReadPoint::Latest(last_record_lsn);
     }
-    ASSIGN_OR_RETURN(auto relations, FindRelations(o, ref, at, file_text));
+    ASSIGN_OR_RETURN(auto relations, FindRelations(o, ref, at, file_text, http.get()));
     targets.push_back(Target{ref.tenant, ref.timeline, at.request_lsn, at.not_modified_since,
                              BlockSpace(std::move(relations))});
   }
@@ -106,7 +117,9 @@ nlohmann::json ConfigJson(const BenchOptions& o, uint64_t seed) {
       {"page_service", o.page_service},
       {"http", o.http},
       {"targets", o.targets},
-      {"relations_source", o.relations_file.empty() ? "probe" : o.relations_file},
+      {"relations_source", !o.relations_file.empty() ? o.relations_file
+                           : o.probe                 ? "probe"
+                                                     : "http"},
       {"clients_per_timeline", o.clients},
       {"queue_depth", o.queue_depth},
       {"threads", o.threads},

@@ -30,6 +30,7 @@ struct BenchOptions {
   std::string http = "http://127.0.0.1:9898";
   std::vector<std::string> targets;  // "tenant/timeline"; empty: every timeline
   std::string relations_file;        // empty: probe the page service
+  bool probe = false;                // find relations by probing even with an HTTP API
   std::vector<uint32_t> databases;   // probing: these databases only
   uint32_t probe_oid_gap = 16384;
   uint32_t clients = 1;  // per target

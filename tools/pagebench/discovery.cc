@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdint>
 #include <map>
 #include <sstream>
 
@@ -282,6 +283,34 @@ Result<ProbeResult> ProbeRelations(PageClient& client, ReadPoint at, const Probe
   std::sort(result.relations.begin(), result.relations.end(),
             [](const RelationSize& a, const RelationSize& b) { return a.rel < b.rel; });
   return result;
+}
+
+Result<std::vector<RelationSize>> RelationsFromHttp(client::ManagementClient& http,
+                                                    const TimelineRef& ref, layers::Lsn lsn) {
+  ASSIGN_OR_RETURN(const nlohmann::json body, http.ListRelations(ref.tenant, ref.timeline, lsn));
+  const auto* list = body.is_object() ? &body["relations"] : nullptr;
+  if (list == nullptr || !list->is_array()) {
+    return Status::Corruption("relations route: no \"relations\" array in " + body.dump());
+  }
+  std::vector<RelationSize> relations;
+  for (const nlohmann::json& r : *list) {
+    const auto field = [&](const char* name) -> Result<uint32_t> {
+      if (!r.contains(name) || !r[name].is_number_unsigned() ||
+          r[name].get<uint64_t>() > UINT32_MAX) {
+        return Status::Corruption(std::string("relations route: bad \"") + name + "\" in " +
+                                  r.dump());
+      }
+      return r[name].get<uint32_t>();
+    };
+    ASSIGN_OR_RETURN(const uint32_t spc, field("spcnode"));
+    ASSIGN_OR_RETURN(const uint32_t db, field("dbnode"));
+    ASSIGN_OR_RETURN(const uint32_t rel, field("relnode"));
+    ASSIGN_OR_RETURN(const uint32_t fork, field("forknum"));
+    ASSIGN_OR_RETURN(const uint32_t nblocks, field("nblocks"));
+    if (fork > 3) return Status::Corruption("relations route: fork " + std::to_string(fork));
+    relations.push_back({layers::RelTag{spc, db, rel, static_cast<uint8_t>(fork)}, nblocks});
+  }
+  return relations;
 }
 
 }  // namespace pageserver::pagebench

@@ -4,10 +4,12 @@
 // timeline the HTTP API lists), their last_record_lsn (HTTP API), and the
 // relation forks with their sizes at the read point.
 //
-// Relations: the page service has no "list relations" message and the HTTP
-// API (server/http_api.h) has no relation route, so the relations are
-// either given in a file (ParseRelationsFile) or found by probing the page
-// service (ProbeRelations), which is self-checking:
+// Relations: the page service has no "list relations" message. They come,
+// in order of preference, from a file (ParseRelationsFile), from the HTTP
+// API's relations route (RelationsFromHttp: the timeline's database and
+// relation directories and every fork's size at the read LSN, one request),
+// or, when no HTTP API is reachable or --probe asks for it, by probing the
+// page service (ProbeRelations), which is self-checking:
 //
 //   1. Databases (tablespace 1663, the only one DbSize answers for): the
 //      given list, or a DbSize request for every OID in [1, 16384) (the
@@ -68,6 +70,12 @@ struct TimelineRef {
 common::Result<TimelineRef> ParseTimelineRef(std::string_view text);
 // Every timeline of every tenant the HTTP API lists, broken ones left out.
 common::Result<std::vector<TimelineRef>> ListAllTimelines(client::ManagementClient& http);
+
+// Every relation fork of `ref` at `lsn` from GET .../relations. IoError and
+// the mapped HTTP errors of the client; Corruption for a malformed answer.
+common::Result<std::vector<RelationSize>> RelationsFromHttp(client::ManagementClient& http,
+                                                            const TimelineRef& ref,
+                                                            layers::Lsn lsn);
 
 // The relations of a relations file's text (format above). Forks whose
 // nblocks is absent get nblocks = UINT32_MAX; SizeRelations fills them in.

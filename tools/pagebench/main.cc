@@ -21,8 +21,11 @@ void AddOptions(CLI::App& app, BenchOptions& o) {
   app.add_option("--http", o.http, "HTTP API base URL")->capture_default_str();
   app.add_option("--target", o.targets,
                  "tenant/timeline (hex), repeatable; default: every timeline the HTTP API lists");
-  app.add_option("--relations", o.relations_file,
-                 "file of relation forks 'spc/db/rel[_fork] [nblocks]' instead of probing");
+  app.add_option(
+      "--relations", o.relations_file,
+      "file of relation forks 'spc/db/rel[_fork] [nblocks]' instead of asking the server");
+  app.add_flag("--probe", o.probe,
+               "find relations by probing the page service instead of the HTTP relations route");
   app.add_option("--databases", o.databases, "probe only these database OIDs (tablespace 1663)")
       ->delimiter(',');
   app.add_option("--probe-oid-gap", o.probe_oid_gap,

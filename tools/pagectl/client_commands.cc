@@ -3,7 +3,6 @@
 // tenant and timeline commands.
 
 #include "tools/pagectl/client_commands.h"
-#include "tools/pagectl/tool_io.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -17,6 +16,7 @@
 #include "client/management_client.h"
 #include "client/page_client.h"
 #include "tools/pagectl/layer_commands.h"
+#include "tools/pagectl/tool_io.h"
 
 namespace pageserver::pagectl {
 namespace {

@@ -8,8 +8,8 @@
 //
 // Thread-safety: built once by main and used by one thread.
 
-#include <cstdint>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <span>
 #include <string>
