@@ -32,7 +32,7 @@ if [ "${1:-}" != "--quick" ]; then
   summary+=("clang 14: built warning-free")
   echo "== fuzz targets (clang 14, libFuzzer, ASan+UBSan)"
   ./scripts/fuzz.sh --seconds 10
-  summary+=("fuzz: summary, B-tree node and blob decoders, 10 s each, no findings")
+  summary+=("fuzz: layer summary, B-tree node, blob, pgwire, pagestream and ingest decoders, 10 s each, no findings")
 fi
 echo
 echo "== summary"
