@@ -205,6 +205,11 @@ Timeline::~Timeline() {
 Status Timeline::CheckIngestAllowed() {
   if (broken())
     return Status::Aborted("timeline " + id_.ToHex() + " is broken: " + *broken_reason_);
+  if (!ingest_error_.ok()) {
+    return Status::Aborted(
+        "timeline " + id_.ToHex() + ": ingest stopped by an earlier write error (" +
+        ingest_error_.ToString() + "); reopen the timeline to resume from disk_consistent_lsn");
+  }
   const std::thread::id me = std::this_thread::get_id();
   std::thread::id current = ingest_thread_.load();
   if (current == me) return Status::Ok();
@@ -270,7 +275,12 @@ Status Timeline::Put(const Key& key, Lsn lsn, const Value& value) {
   RETURN_IF_ERROR(CheckIngestAllowed());
   RETURN_IF_ERROR(CheckPut(key, lsn, value));
   ASSIGN_OR_RETURN(InMemoryLayer * layer, OpenLayerForWrite());
-  RETURN_IF_ERROR(layer->Put(key, lsn, value.Encode(), value.will_init()));
+  if (Status appended = layer->Put(key, lsn, value.Encode(), value.will_init()); !appended.ok()) {
+    // InvalidArgument rejects this value only; anything else is the
+    // poisoning IO error (in_memory_layer.h).
+    if (!appended.IsInvalidArgument()) ingest_error_ = appended;
+    return appended;
+  }
   last_put_lsn_ = lsn;
   if (key.IsRelSize()) {
     ASSIGN_OR_RETURN(const uint32_t nblocks, DecodeRelSize(value.bytes()));
@@ -394,9 +404,11 @@ Status Timeline::DetachIngest() {
     std::lock_guard lock(mu_);
     layer = open_;
   }
-  if (layer != nullptr) RETURN_IF_ERROR(layer->Drain());
+  // Drain waits for every write even when one failed, so detaching is safe
+  // either way; the error is still the caller's to see.
+  const Status drained = layer != nullptr ? layer->Drain() : Status::Ok();
   ingest_thread_.store(std::thread::id());
-  return Status::Ok();
+  return drained;
 }
 
 // ------------------------------------------------------------------- flushing

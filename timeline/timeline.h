@@ -190,7 +190,11 @@ class Timeline {
   // --- Ingest (the ingest thread) ---
 
   // Stores `value` as the value of `key` at `lsn`, visible to reads once
-  // FinishLsn(lsn' >= lsn) returns. InvalidArgument, nothing stored, when:
+  // FinishLsn(lsn' >= lsn) returns. An IO error writing the open layer stops
+  // ingest: that Put returns it and every later Put, FinishLsn and
+  // Checkpoint is Aborted naming it, so puts that may be half-applied are
+  // never made visible; reopen the timeline to ingest again from
+  // disk_consistent_lsn. InvalidArgument, nothing stored, when:
   // lsn <= last_record_lsn or below the previous Put's LSN; the key is
   // outside config.keyspace; a page key (relation or SLRU block) gets an
   // image that is not 8192 bytes; a non-page key gets a record (records
@@ -207,7 +211,8 @@ class Timeline {
   // last_record_lsn. On return everything ingested so far is durable.
   common::Status Checkpoint();
   // Waits for the open layer's in-flight writes so another thread may
-  // become the ingest thread. Idempotent.
+  // become the ingest thread. Idempotent. Detaches even when a write
+  // failed, and then returns that write's error.
   common::Status DetachIngest();
 
   // --- Reads (any thread) ---
@@ -357,6 +362,11 @@ class Timeline {
   // Ingest-thread state (ingest thread only, except ingest_thread_).
   std::atomic<std::thread::id> ingest_thread_{};
   layers::Lsn last_put_lsn_;
+  // The IO error that failed a Put's append (the open layer is poisoned):
+  // ingest stops for good, so a later FinishLsn cannot make the puts of a
+  // half-applied commit visible. Reopening the timeline drops the open layer
+  // and ingest resumes from disk_consistent_lsn (the durability contract).
+  common::Status ingest_error_;
   std::chrono::steady_clock::time_point open_since_;
   uint64_t next_ephemeral_ = 0;
 

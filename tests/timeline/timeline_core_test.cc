@@ -455,6 +455,73 @@ TEST_P(TimelineTest, IdleLayerIsFlushedAfterCheckpointTimeout) {
   ExpectPage(*tl, RelKey(2), Lsn{0x20}, Page(3));
 }
 
+// Forwards to an engine, failing every write with EIO once armed: the
+// write error an ingest can meet below the in-memory layer.
+class FailingWritesEngine final : public io_engine::IoEngine {
+ public:
+  explicit FailingWritesEngine(io_engine::IoEngine& inner) : inner_(inner) {}
+  void Arm() { armed_ = true; }
+  std::string_view name() const override { return inner_.name(); }
+  common::Result<int> Open(const std::string& path, int flags, unsigned mode) override {
+    return inner_.Open(path, flags, mode);
+  }
+  common::Status Close(int fd) override { return inner_.Close(fd); }
+  void SubmitBatch(std::span<const io_engine::IoRequest> requests,
+                   std::span<io_engine::IoResult> results) override {
+    inner_.SubmitBatch(requests, results);
+    for (size_t i = 0; i < requests.size(); ++i) {
+      if (armed_ && requests[i].opcode == io_engine::IoOpcode::kWrite) results[i] = Injected();
+    }
+  }
+  common::Result<io_engine::AsyncIo> SubmitAsync(const io_engine::IoRequest& request) override {
+    if (armed_ && request.opcode == io_engine::IoOpcode::kWrite) return Injected();
+    return inner_.SubmitAsync(request);
+  }
+  io_engine::IoResult WaitAsync(io_engine::AsyncIo ticket) override {
+    return inner_.WaitAsync(std::move(ticket));
+  }
+
+ private:
+  static common::Status Injected() { return common::Status::FromErrno(EIO, "injected write"); }
+  io_engine::IoEngine& inner_;
+  std::atomic<bool> armed_{false};
+};
+
+// Regression: a write error in the middle of a commit's puts used to leave
+// the puts written before it in the open layer, above last_record_lsn, where
+// a later FinishLsn would have made half a commit visible.
+TEST_P(TimelineTest, WriteErrorStopsIngestSoAHalfAppliedCommitNeverBecomesVisible) {
+  FailingWritesEngine engine(*ctx().engine);
+  virtual_file::IoContext failing_ctx = ctx();
+  failing_ctx.engine = &engine;
+  TimelineConfig config = config_;
+  config.ephemeral_buffer_bytes = 8192;  // every page put reaches the engine
+  ASSERT_OK_AND_ASSIGN(
+      auto tl, Timeline::CreateEmpty(TimelineResources{&failing_ctx, cache_.get(), &registry_},
+                                     data_dir(), tenant_, timeline_id_, Lsn{0x10}, 15, config));
+  PutImages(*tl, 4, Lsn{0x20}, 1);  // a committed LSN
+  ASSERT_OK(tl->Put(RelKey(0), Lsn{0x30}, ImageValue(Page(50))));
+  engine.Arm();
+  common::Status failed;
+  for (uint32_t blk = 1; blk < 8 && failed.ok(); ++blk) {
+    failed = tl->Put(RelKey(blk), Lsn{0x30}, ImageValue(Page(50 + blk)));
+  }
+  ASSERT_FALSE(failed.ok()) << "no put reached the failing engine";
+  EXPECT_FALSE(failed.IsInvalidArgument()) << failed.ToString();
+  EXPECT_THAT(tl->FinishLsn(Lsn{0x30}), StatusIs(StatusCode::kAborted, HasSubstr("injected")));
+  EXPECT_THAT(tl->Put(RelKey(9), Lsn{0x40}, ImageValue(Page(9))), StatusIs(StatusCode::kAborted));
+  EXPECT_THAT(tl->Checkpoint(), StatusIs(StatusCode::kAborted));
+  EXPECT_EQ(tl->last_record_lsn(), Lsn{0x20});
+  ExpectPage(*tl, RelKey(0), Lsn{0x20}, Page(1));  // the commit before stays readable
+  // Detaching reports the write error but still detaches: another thread
+  // is then told about the stop, not that ingest belongs to a thread.
+  EXPECT_FALSE(tl->DetachIngest().ok());
+  std::thread([&] {
+    EXPECT_THAT(tl->FinishLsn(Lsn{0x30}), StatusIs(StatusCode::kAborted, HasSubstr("injected")));
+    EXPECT_OK(tl->DetachIngest());  // it never attached
+  }).join();
+}
+
 INSTANTIATE_TEST_SUITE_P(All, TimelineTest, ::testing::ValuesIn(testing::AllIoParams()),
                          testing::IoParamName);
 
