@@ -95,14 +95,15 @@ int FreePort() {
   return port;
 }
 
-RunResult RunPageserver(const std::vector<std::string>& args, std::chrono::seconds timeout) {
+RunResult RunPageserver(const std::vector<std::string>& args, std::chrono::seconds timeout,
+                        const std::vector<std::string>& env) {
   char tmpl[] = "/tmp/ps_run_XXXXXX";
   const int fd = ::mkstemp(tmpl);
   ::close(fd);
   std::vector<std::string> argv = {PageserverBinary()};
   argv.insert(argv.end(), args.begin(), args.end());
   RunResult result;
-  Result<pid_t> pid = SpawnProcess(argv, tmpl, {});
+  Result<pid_t> pid = SpawnProcess(argv, tmpl, env);
   if (!pid.has_value()) {
     result.output = pid.error().ToString();
     return result;

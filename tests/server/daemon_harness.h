@@ -69,7 +69,8 @@ struct RunResult {
   int exit_code = -1;
   std::string output;
 };
-RunResult RunPageserver(const std::vector<std::string>& args, std::chrono::seconds timeout);
+RunResult RunPageserver(const std::vector<std::string>& args, std::chrono::seconds timeout,
+                        const std::vector<std::string>& env = {});
 
 // A loopback TCP port nobody listens on right now.
 int FreePort();

@@ -11,7 +11,6 @@
 #include <httplib.h>
 #include <libpq-fe.h>
 #include <sys/wait.h>
-#include <nlohmann/json.hpp>
 
 #include <csignal>
 #include <cstring>
@@ -19,6 +18,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "client/page_client.h"
@@ -130,8 +130,8 @@ void CompareWithServer(const Daemon& d, const char* tenant, const ClusterFiles& 
     for (uint32_t first = 0; first < nblocks; first += 32) {
       const uint32_t end = std::min(nblocks, first + 32);
       for (uint32_t blk = first; blk < end; ++blk) {
-        ASSERT_OK(client->Send(server::GetPageRequest{
-            {client->NextRequestId(), files.lsn, files.lsn}, rel, blk}));
+        ASSERT_OK(client->Send(
+            server::GetPageRequest{{client->NextRequestId(), files.lsn, files.lsn}, rel, blk}));
       }
       ASSERT_OK(client->Flush());
       for (uint32_t blk = first; blk < end; ++blk) {
@@ -159,8 +159,8 @@ void CompareWithServer(const Daemon& d, const char* tenant, const ClusterFiles& 
 void ImportBasebackup(const Daemon& d, const std::string& tar_path, Lsn lsn) {
   PGconn* conn = PQconnectdb(d.TcpConninfo().c_str());
   ASSERT_EQ(PQstatus(conn), CONNECTION_OK) << PQerrorMessage(conn);
-  const std::string query = std::string("import basebackup ") + kTarTenant + " " + kTimeline +
-                            " " + lsn.ToString() + " 15";
+  const std::string query = std::string("import basebackup ") + kTarTenant + " " + kTimeline + " " +
+                            lsn.ToString() + " 15";
   PGresult* res = PQexec(conn, query.c_str());
   ASSERT_EQ(PQresultStatus(res), PGRES_COPY_IN) << PQerrorMessage(conn);
   PQclear(res);

@@ -7,7 +7,6 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <netinet/in.h>
-#include <nlohmann/json.hpp>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -16,9 +15,10 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
-#include <sstream>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <regex>
+#include <sstream>
 #include <thread>
 
 #include "client/copy_both_connection.h"
@@ -65,8 +65,8 @@ nlohmann::json HttpJson(const Daemon& d, const std::string& method, const std::s
                         const std::string& body, int expect_status) {
   httplib::Client client("127.0.0.1", d.http_port());
   client.set_read_timeout(std::chrono::seconds(60));
-  httplib::Result res = method == "POST"  ? client.Post(path, body, "application/json")
-                        : method == "PUT" ? client.Put(path, body, "application/json")
+  httplib::Result res = method == "POST"     ? client.Post(path, body, "application/json")
+                        : method == "PUT"    ? client.Put(path, body, "application/json")
                         : method == "DELETE" ? client.Delete(path)
                                              : client.Get(path);
   EXPECT_TRUE(res) << method << " " << path;
@@ -98,9 +98,8 @@ double MetricValue(const std::string& text, const std::string& series) {
 void CreateTenantAndTimeline(const Daemon& d) {
   HttpJson(d, "POST", "/v1/tenant", nlohmann::json{{"new_tenant_id", kTenant}}.dump(), 201);
   HttpJson(d, "POST", std::string("/v1/tenant/") + kTenant + "/timeline",
-           nlohmann::json{{"new_timeline_id", kTimeline},
-                          {"start_lsn", kStart.ToString()},
-                          {"pg_version", 15}}
+           nlohmann::json{
+               {"new_timeline_id", kTimeline}, {"start_lsn", kStart.ToString()}, {"pg_version", 15}}
                .dump(),
            201);
 }
@@ -220,8 +219,9 @@ TEST_F(DaemonTest, ServesEveryPagestreamMessageOverTcpAndUnixSocketInV2AndV3) {
       // LSN errors are Error responses (reqid echoed in v3); the stream goes on.
       ASSERT_OK_AND_ASSIGN(auto zero, Call(*conn, v, GetPage(45, 1, Lsn{0}, Lsn{0})));
       EXPECT_EQ(zero.tag, PagestreamResponseTag::kError);
-      ASSERT_OK_AND_ASSIGN(auto backwards,
-                           Call(*conn, v, GetPage(46, 1, kFirstCommit, Lsn{kFirstCommit.value + 8})));
+      ASSERT_OK_AND_ASSIGN(
+          auto backwards,
+          Call(*conn, v, GetPage(46, 1, kFirstCommit, Lsn{kFirstCommit.value + 8})));
       EXPECT_EQ(backwards.tag, PagestreamResponseTag::kError);
       EXPECT_FALSE(backwards.error.empty());
       if (v == PagestreamVersion::kV3) {
@@ -238,8 +238,8 @@ TEST_F(DaemonTest, UnknownTenantOrTimelineIsAnErrorAtTheCommand) {
   StartDaemon();
   CreateTenantAndTimeline(*daemon_);
   ASSERT_OK_AND_ASSIGN(auto conn, CopyBothConnection::Connect(daemon_->TcpConninfo()));
-  const common::Status status = conn->StartCopyBoth(
-      std::string("pagestream_v3 ") + kTenant + " 00000000000000000000000000000099");
+  const common::Status status = conn->StartCopyBoth(std::string("pagestream_v3 ") + kTenant +
+                                                    " 00000000000000000000000000000099");
   EXPECT_FALSE(status.ok());
   EXPECT_THAT(status.ToString(), HasSubstr("00000000000000000000000000000099"));
   ASSERT_OK_AND_ASSIGN(auto conn2, CopyBothConnection::Connect(daemon_->UnixConninfo()));
@@ -278,8 +278,8 @@ TEST_F(DaemonTest, PipelinedGetPagesAreBatchedAndTheMetricsShowIt) {
   constexpr int kRequests = 32;
   for (int i = 0; i < kRequests; ++i) {
     ASSERT_OK(conn->Send(server::EncodeRequest(
-        PagestreamVersion::kV3, GetPage(100 + i, static_cast<uint32_t>(i), kFirstCommit,
-                                        kFirstCommit))));
+        PagestreamVersion::kV3,
+        GetPage(100 + i, static_cast<uint32_t>(i), kFirstCommit, kFirstCommit))));
   }
   ASSERT_OK(conn->Flush());
   for (int i = 0; i < kRequests; ++i) {
@@ -308,7 +308,8 @@ TEST_F(DaemonTest, ConcurrentClientsEachGetTheirOwnPages) {
   std::vector<std::thread> clients;
   for (int c = 0; c < 6; ++c) {
     clients.emplace_back([&, c] {
-      auto conn = CopyBothConnection::Connect(c % 2 ? daemon_->TcpConninfo() : daemon_->UnixConninfo());
+      auto conn =
+          CopyBothConnection::Connect(c % 2 ? daemon_->TcpConninfo() : daemon_->UnixConninfo());
       if (!conn.has_value() || !(*conn)->StartCopyBoth("pagestream_v3 " + Ids()).ok()) {
         ++failed;
         return;
@@ -345,8 +346,8 @@ TEST_F(DaemonTest, SigtermCheckpointsAndARestartServesTheSameData) {
   auto conn = Open(daemon_->UnixConninfo(), "pagestream_v2 " + Ids());
   ASSERT_NE(conn, nullptr);
   for (uint32_t blk = 0; blk < kBlocks; blk += 7) {
-    ASSERT_OK_AND_ASSIGN(auto r, Call(*conn, PagestreamVersion::kV2,
-                                      GetPage(0, blk, kFirstCommit, kFirstCommit)));
+    ASSERT_OK_AND_ASSIGN(
+        auto r, Call(*conn, PagestreamVersion::kV2, GetPage(0, blk, kFirstCommit, kFirstCommit)));
     EXPECT_EQ(r.data, PageBytes(blk, 1)) << "block " << blk;
   }
 }
@@ -366,20 +367,21 @@ TEST_F(DaemonTest, IoEngineAndModeFlipAtRuntimeKeepServing) {
   StartDaemon();
   CreateTenantAndTimeline(*daemon_);
   IngestRelation(daemon_->TcpConninfo(), kFirstCommit, 1);
-  HttpJson(*daemon_, "PUT", std::string("/v1/tenant/") + kTenant + "/timeline/" + kTimeline +
-                                "/checkpoint", "", 200);
+  HttpJson(*daemon_, "PUT",
+           std::string("/v1/tenant/") + kTenant + "/timeline/" + kTimeline + "/checkpoint", "",
+           200);
   HttpJson(*daemon_, "PUT", "/v1/io_mode", "\"buffered\"", 200);
   HttpJson(*daemon_, "PUT", "/v1/io_engine", "\"std-fs\"", 200);
   const nlohmann::json status = HttpJson(*daemon_, "GET", "/v1/status", "", 200);
   EXPECT_EQ(status.value("engine", ""), "std-fs") << status.dump();
   EXPECT_EQ(status.value("mode", ""), "buffered") << status.dump();
   HttpJson(*daemon_, "PUT", "/v1/io_mode", "\"sideways\"", 400);
-  HttpJson(*daemon_, "PUT", std::string("/v1/tenant/") + kTenant + "/timeline/" + kTimeline +
-                                "/compact", "", 200);
+  HttpJson(*daemon_, "PUT",
+           std::string("/v1/tenant/") + kTenant + "/timeline/" + kTimeline + "/compact", "", 200);
   auto conn = Open(daemon_->TcpConninfo(), "pagestream_v3 " + Ids());
   ASSERT_NE(conn, nullptr);
-  ASSERT_OK_AND_ASSIGN(auto r, Call(*conn, PagestreamVersion::kV3,
-                                    GetPage(1, 11, kFirstCommit, kFirstCommit)));
+  ASSERT_OK_AND_ASSIGN(
+      auto r, Call(*conn, PagestreamVersion::kV3, GetPage(1, 11, kFirstCommit, kFirstCommit)));
   EXPECT_EQ(r.data, PageBytes(11, 1));
 }
 
@@ -441,15 +443,15 @@ TEST_F(DaemonTest, BadInputGetsAnErrorAndOthersKeepBeingServed) {
   AnnounceSeed(seed);
   std::mt19937_64 rng(seed);
   std::vector<std::string> inputs = {
-      Be32(8) + Be32(80877103) + StartupPacket().substr(0, 6),     // SSL 'N' then truncated
-      Be32(8) + Be32(0x00020000),                                    // protocol 2.0
-      Be32(0x7FFFFFF0) + Be32(196608),                               // oversized startup
-      Be32(3),                                                       // impossible length
-      StartupPacket() + Typed('Z', "junk"),                          // unknown tag
-      StartupPacket() + "Q" + Be32(0x7FFFFFF0),                      // oversized query
+      Be32(8) + Be32(80877103) + StartupPacket().substr(0, 6),  // SSL 'N' then truncated
+      Be32(8) + Be32(0x00020000),                               // protocol 2.0
+      Be32(0x7FFFFFF0) + Be32(196608),                          // oversized startup
+      Be32(3),                                                  // impossible length
+      StartupPacket() + Typed('Z', "junk"),                     // unknown tag
+      StartupPacket() + "Q" + Be32(0x7FFFFFF0),                 // oversized query
       StartupPacket() + Typed('Q', std::string("pagestream_v3 \xff\xfe\0", 17)),  // bad UTF-8
       StartupPacket() + Typed('Q', "pagestream_v3 " + Ids() + std::string(1, '\0')) +
-          Typed('d', std::string("\x02\x00\x01", 3)),                // truncated GetPage
+          Typed('d', std::string("\x02\x00\x01", 3)),  // truncated GetPage
       StartupPacket() + Typed('Q', "pagestream_v3 " + Ids() + std::string(1, '\0')) +
           Typed('d', std::string(1, '\x63') + std::string(40, '\0')),  // unknown pagestream tag
   };
@@ -464,8 +466,8 @@ TEST_F(DaemonTest, BadInputGetsAnErrorAndOthersKeepBeingServed) {
     if (i % 5 == 0 || i + 1 == inputs.size()) {
       auto conn = Open(daemon_->TcpConninfo(), "pagestream_v3 " + Ids());
       ASSERT_NE(conn, nullptr) << "after input " << i;
-      ASSERT_OK_AND_ASSIGN(auto r, Call(*conn, PagestreamVersion::kV3,
-                                        GetPage(1, 7, kFirstCommit, kFirstCommit)));
+      ASSERT_OK_AND_ASSIGN(
+          auto r, Call(*conn, PagestreamVersion::kV3, GetPage(1, 7, kFirstCommit, kFirstCommit)));
       EXPECT_EQ(r.data, PageBytes(7, 1)) << "after input " << i;
     }
   }
@@ -518,10 +520,36 @@ TEST(DaemonConfigTest, EveryKindOfMistakeExitsNonZeroNamingTheKey) {
     EXPECT_EQ(fd, -1) << "a listener is bound after a config error: " << c.toml;
     if (fd >= 0) ::close(fd);
   }
-  const RunResult missing = RunPageserver({"--config", dir.path() + "/absent.toml"},
-                                          std::chrono::seconds(60));
+  const RunResult missing =
+      RunPageserver({"--config", dir.path() + "/absent.toml"}, std::chrono::seconds(60));
   EXPECT_NE(missing.exit_code, 0);
   EXPECT_THAT(missing.output, HasSubstr("absent.toml"));
+}
+
+TEST(DaemonConfigTest, IoUringUnavailableIsAClearStartupErrorAndAutoFallsBack) {
+  TempDir dir;
+  const std::vector<std::string> env = {"PS_IO_URING_DISABLE=1"};
+  const std::vector<std::string> base = {
+      "-c", "data_dir=\"" + dir.path() + "/data\"",
+      "-c", "listen_pg_addr=\"127.0.0.1:" + std::to_string(FreePort()) + "\"",
+      "-c", "listen_http_addr=\"127.0.0.1:" + std::to_string(FreePort()) + "\""};
+  std::vector<std::string> args = base;
+  args.insert(args.end(), {"-c", "virtual_file_io_engine=\"io-uring\""});
+  const RunResult forced = RunPageserver(args, std::chrono::seconds(60), env);
+  EXPECT_EQ(forced.exit_code, 1) << forced.output;
+  EXPECT_THAT(forced.output, HasSubstr("PS_IO_URING_DISABLE"));
+
+  // auto falls back to std-fs with a warning and serves.
+  DaemonOptions options;
+  options.data_dir = dir.path() + "/data";
+  options.work_dir = dir.path();
+  options.env = env;
+  ASSERT_OK_AND_ASSIGN(auto daemon, Daemon::Start(options));
+  const nlohmann::json status = HttpJson(*daemon, "GET", "/v1/status", "", 200);
+  EXPECT_EQ(status.value("engine", ""), "std-fs");
+  EXPECT_THAT(daemon->Log(), HasSubstr("falling back to std-fs"));
+  ASSERT_OK_AND_ASSIGN(const int code, daemon->Stop(SIGTERM));
+  EXPECT_EQ(code, 0);
 }
 
 }  // namespace
