@@ -219,8 +219,8 @@ Result<std::vector<std::byte>> ReadSlruSegment(const timeline::Timeline& tl, lay
     if (!values[i].has_value()) return values[i].error();
     if (values[i]->size() != timeline::kPageSize) {
       return Status::Corruption("SLRU segment " + std::to_string(segno) + " block " +
-                                std::to_string(i) + " holds " +
-                                std::to_string(values[i]->size()) + " bytes");
+                                std::to_string(i) + " holds " + std::to_string(values[i]->size()) +
+                                " bytes");
     }
     out.insert(out.end(), values[i]->begin(), values[i]->end());
   }

@@ -43,7 +43,7 @@ class IoSettings {
   // Unsupported when the engine asked for cannot be used (io-uring
   // unavailable: the probe's reason); InvalidArgument for a bad alignment.
   static common::Result<std::unique_ptr<IoSettings>> Create(const IoSettingsOptions& options,
-                                                           common::Registry& registry);
+                                                            common::Registry& registry);
   ~IoSettings();
   IoSettings(const IoSettings&) = delete;
   IoSettings& operator=(const IoSettings&) = delete;

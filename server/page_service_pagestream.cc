@@ -173,8 +173,8 @@ Result<std::vector<std::byte>> PagestreamSession::ReadSlruSegment(
   if (request.kind > kMaxSlruKind) {
     return Status::InvalidArgument("unknown SLRU kind " + std::to_string(request.kind));
   }
-  return pg_import::ReadSlruSegment(tl_, static_cast<layers::SlruKind>(request.kind),
-                                    request.segno, lsn);
+  return pg_import::ReadSlruSegment(tl_, static_cast<layers::SlruKind>(request.kind), request.segno,
+                                    lsn);
 }
 
 Status PagestreamSession::ServeGetPageBatch(const GetPageRequest& first,

@@ -107,8 +107,8 @@ struct GetSlruSegmentRequest {
   bool operator==(const GetSlruSegmentRequest&) const = default;
 };
 
-using PagestreamRequest = std::variant<ExistsRequest, NblocksRequest, GetPageRequest,
-                                       DbSizeRequest, GetSlruSegmentRequest>;
+using PagestreamRequest = std::variant<ExistsRequest, NblocksRequest, GetPageRequest, DbSizeRequest,
+                                       GetSlruSegmentRequest>;
 
 const RequestHeader& HeaderOf(const PagestreamRequest& request);
 PagestreamTag TagOf(const PagestreamRequest& request);
@@ -130,8 +130,8 @@ void AppendNblocksResponse(PagestreamVersion version, const NblocksRequest& requ
 // REQUIRES: page.size() == 8192.
 void AppendGetPageResponse(PagestreamVersion version, const GetPageRequest& request,
                            std::span<const std::byte> page, std::vector<std::byte>& out);
-void AppendDbSizeResponse(PagestreamVersion version, const DbSizeRequest& request,
-                          int64_t db_size, std::vector<std::byte>& out);
+void AppendDbSizeResponse(PagestreamVersion version, const DbSizeRequest& request, int64_t db_size,
+                          std::vector<std::byte>& out);
 // REQUIRES: segment.size() is a multiple of 8192.
 void AppendSlruSegmentResponse(PagestreamVersion version, const GetSlruSegmentRequest& request,
                                std::span<const std::byte> segment, std::vector<std::byte>& out);
@@ -145,17 +145,17 @@ struct PagestreamResponse {
   PagestreamResponseTag tag = PagestreamResponseTag::kError;
   // v3 only: the echoed header and body fields (zero in v2).
   RequestHeader hdr;
-  layers::RelTag rel;        // Exists, Nblocks, GetPage
-  uint32_t blkno = 0;        // GetPage
-  uint32_t dbnode = 0;       // DbSize
-  uint8_t slru_kind = 0;     // GetSlruSegment
-  uint32_t slru_segno = 0;   // GetSlruSegment
+  layers::RelTag rel;       // Exists, Nblocks, GetPage
+  uint32_t blkno = 0;       // GetPage
+  uint32_t dbnode = 0;      // DbSize
+  uint8_t slru_kind = 0;    // GetSlruSegment
+  uint32_t slru_segno = 0;  // GetSlruSegment
   // Payload.
   bool exists = false;
-  uint32_t n_blocks = 0;          // Nblocks; GetSlruSegment's block count
+  uint32_t n_blocks = 0;  // Nblocks; GetSlruSegment's block count
   int64_t db_size = 0;
-  std::vector<std::byte> data;    // GetPage: the page; GetSlruSegment: the blocks
-  std::string error;              // Error: the message
+  std::vector<std::byte> data;  // GetPage: the page; GetSlruSegment: the blocks
+  std::string error;            // Error: the message
 };
 // Parses one response; InvalidArgument as DecodeRequest for malformed bytes.
 common::Result<PagestreamResponse> DecodeResponse(PagestreamVersion version,

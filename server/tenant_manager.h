@@ -66,8 +66,10 @@ class TenantManager {
   // A root timeline starting at start_lsn (pg_version as Postgres' major, e.g. 15),
   // or a branch. Errors as timeline::Tenant::CreateTimeline / CreateBranch;
   // NotFound for an unknown tenant.
-  common::Result<std::shared_ptr<timeline::Timeline>> CreateTimeline(
-      layers::TenantId tenant, layers::TimelineId id, layers::Lsn start_lsn, uint32_t pg_version);
+  common::Result<std::shared_ptr<timeline::Timeline>> CreateTimeline(layers::TenantId tenant,
+                                                                     layers::TimelineId id,
+                                                                     layers::Lsn start_lsn,
+                                                                     uint32_t pg_version);
   common::Result<std::shared_ptr<timeline::Timeline>> CreateBranch(layers::TenantId tenant,
                                                                    layers::TimelineId id,
                                                                    const BranchSpec& branch);
@@ -98,9 +100,9 @@ class TenantManager {
   common::Registry& registry_;
   const TenantManagerOptions options_;
   mutable std::mutex mu_;
-  bool shut_down_ = false;                                    // guarded by mu_
-  std::vector<std::unique_ptr<Entry>> entries_;               // guarded by mu_, sorted by id
-  std::vector<std::string> problems_;                         // guarded by mu_
+  bool shut_down_ = false;                       // guarded by mu_
+  std::vector<std::unique_ptr<Entry>> entries_;  // guarded by mu_, sorted by id
+  std::vector<std::string> problems_;            // guarded by mu_
 };
 
 }  // namespace pageserver::server

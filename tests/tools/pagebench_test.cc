@@ -465,10 +465,9 @@ class PagebenchSmokeTest : public ::testing::Test {
 
 TEST_F(PagebenchSmokeTest, FindsEveryRelationOverHttpAndEveryResponsePassesItsChecks) {
   const uint64_t seed = AnnounceSeed(TestSeed());
-  const nlohmann::json j =
-      RunJson({"--requests", "1500", "--clients", "2", "--queue-depth", "8", "--seed",
-               std::to_string(seed), "--fail-on-error"},
-              0);
+  const nlohmann::json j = RunJson({"--requests", "1500", "--clients", "2", "--queue-depth", "8",
+                                    "--seed", std::to_string(seed), "--fail-on-error"},
+                                   0);
   EXPECT_EQ(j["config"]["relations_source"], "http");
   ASSERT_EQ(j["targets"].size(), 1u) << j.dump(2);
   EXPECT_EQ(j["targets"][0]["relations"], kData.size());
