@@ -141,7 +141,8 @@ class Ring {
   void Advance(Op& op, int64_t res);
   void FillSqes();
   void Prepare(Op& op);
-  void SubmitPrepared();
+  // wait_one: the same io_uring_enter also waits for one completion.
+  void SubmitPrepared(bool wait_one = false);
   void MarkSubmitted(unsigned n);
   void ReapAtLeastOne();
   unsigned ReapReady();
@@ -179,8 +180,19 @@ void ExitRing(io_uring* ring) {
   io_uring_queue_exit(ring);
 }
 
+// Rings are single-issuer with deferred task work where the kernel has it
+// (6.1+): completions are processed when the owning thread waits instead of
+// interrupting it, which took the in-process QD1 random read (peer_bench,
+// 1 thread, direct) from p50 67.9 us to 60.9 us on the BENCHMARKS.md machine.
+// The price: only the thread that created a ring may submit or reap on it,
+// which the per-thread ownership above already guarantees; a ring torn down
+// by ~UringEngine from another thread cannot drain ops still in flight (the
+// engine's contract says every async op is waited for before the engine
+// dies). Older kernels answer EINVAL and get a plain ring.
 Status InitRing(unsigned entries, io_uring* ring) {
-  const int rc = io_uring_queue_init(entries, ring, 0);
+  int rc =
+      io_uring_queue_init(entries, ring, IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN);
+  if (rc == -EINVAL) rc = io_uring_queue_init(entries, ring, 0);
   RingMemoryHandoff();
   if (rc < 0)
     return Status::FromErrno(-rc, "io_uring_queue_init entries=" + std::to_string(entries));
@@ -330,12 +342,14 @@ void Ring::MarkSubmitted(unsigned n) {
 }
 
 // Hands every prepared SQE to the kernel. -EAGAIN/-EBUSY mean "reap some
-// completions first"; any other error breaks the ring (Poison).
-void Ring::SubmitPrepared() {
+// completions first"; any other error breaks the ring (Poison). With
+// wait_one the submitting syscall also waits for a completion (one
+// io_uring_enter instead of a submit and then a wait).
+void Ring::SubmitPrepared(bool wait_one) {
   int idle_retries = 0;
   while (!prepared_.empty()) {
     int rc = faults_.BeforeRingSubmit();
-    if (rc == 0) rc = io_uring_submit(&ring_);
+    if (rc == 0) rc = io_uring_submit_and_wait(&ring_, wait_one ? 1 : 0);
     if (rc > 0) {
       MarkSubmitted(static_cast<unsigned>(rc));
       continue;
@@ -410,7 +424,8 @@ template <typename Pred>
 void Ring::Pump(Pred done) {
   for (;;) {
     FillSqes();
-    SubmitPrepared();
+    // The caller waits for a completion anyway: submit and wait in one call.
+    SubmitPrepared(/*wait_one=*/!done());
     if (done()) break;
     if (in_flight_ == 0 && ready_.empty()) {
       // Nothing can complete the remaining ops: only possible if the ring

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Runs every test: installs dependencies, builds the debug preset (ASan +
 # UBSan) with g++ and runs its tests, builds everything with clang 14 under
-# ThreadSanitizer (warnings are errors) and runs the tests again, and runs
-# the libFuzzer targets briefly.
+# ThreadSanitizer (warnings are errors) and runs the tests again, runs the
+# benchmark suite's smoke configuration on the tsan binaries (every section,
+# tiny dataset, ~1 s runs: the suite cannot rot), and runs the libFuzzer
+# targets briefly.
 # Ends with ctest's summary lines. Usage: scripts/test.sh [--quick] (debug only)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,6 +30,12 @@ if [ "${1:-}" != "--quick" ]; then
   # benchmarks), warnings as errors: it is also the clang build check.
   run_preset tsan
   summary+=("tsan (clang 14, every target warning-free): $(grep -E 'tests passed' build/tsan/ctest.log)")
+  echo "== benchmark suite, smoke configuration (tsan binaries)"
+  rm -rf build/bench-smoke
+  python3 bench/suite/run_suite.py --smoke --build-dir build/tsan --out build/bench-smoke \
+    --dataset-dir build/bench-smoke-data >build/bench-smoke.log 2>&1 ||
+    { tail -40 build/bench-smoke.log; exit 1; }
+  summary+=("bench suite smoke: every section ran, $(($(wc -l <build/bench-smoke/results.csv) - 1)) result rows")
   echo "== fuzz targets (clang 14, libFuzzer, ASan+UBSan)"
   ./scripts/fuzz.sh --seconds 10
   summary+=("fuzz: layer summary, B-tree node, blob, pgwire, pagestream and ingest decoders, 10 s each, no findings")

@@ -14,6 +14,7 @@
 #include <set>
 #include <sstream>
 
+#include "io_engine/latency_padding.h"
 #include "layers/blob.h"
 #include "page_cache/cache_size.h"
 
@@ -209,6 +210,13 @@ Status ApplyAlignment(const toml::node& node, ServerConfig& c) {
   return Status::Ok();
 }
 
+Status ApplyLatencyPadding(const toml::node& node, ServerConfig& c) {
+  ASSIGN_OR_RETURN(std::string text, GetString(node));
+  if (!text.empty()) RETURN_IF_ERROR(io_engine::ParseLatencyProfile(text).status());
+  c.io.latency_padding = std::move(text);
+  return Status::Ok();
+}
+
 Status ApplyPageCacheSize(const toml::node& node, ServerConfig& c) {
   const uint64_t lo = page_cache::kMinPages * page_cache::kPageSize;
   const uint64_t hi = page_cache::kMaxPages * page_cache::kPageSize;
@@ -275,6 +283,7 @@ constexpr KeySpec kKeys[] = {
        return Assign(c.timeline.image_creation_threshold, GetInteger(n, 1, 10000));
      }},
     {"io_alignment", false, ApplyAlignment},
+    {"io_latency_padding", true, ApplyLatencyPadding},
     {"listen_http_addr", true,
      [](const toml::node& n, ServerConfig& c) { return ApplyAddress(n, c.listen_http); }},
     {"listen_pg_addr", true,
@@ -606,6 +615,7 @@ std::string ServerConfig::ToToml() const {
   t.insert("image_compression", std::string(CompressionName(timeline.writer.image_compression)));
   t.insert("image_creation_threshold", Int(timeline.image_creation_threshold));
   t.insert("io_alignment", Int(io.io_alignment));
+  t.insert("io_latency_padding", io.latency_padding);
   t.insert("listen_http_addr", listen_http.ToString());
   t.insert("listen_pg_addr", listen_pg.ToString());
   t.insert("listen_pg_socket_dir", listen_pg_socket_dir);
@@ -684,6 +694,11 @@ io_alignment = 512
 
 # Open files buffered, with a warning, where the filesystem refuses O_DIRECT.
 direct_io_fallback = true
+
+# Benchmarks only: pad every IO to a modeled device latency, "80us" (fixed) or
+# "80us/250us" (p50/p99 of a log-normal), to see how the daemon behaves on a
+# slower device than the one it runs on. Empty: no padding.
+io_latency_padding = ""
 
 # PageCache for layer index blocks (B-tree nodes, summaries): a multiple of
 # 8 KiB, 128 KiB .. 16 TiB.

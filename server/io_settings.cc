@@ -2,10 +2,12 @@
 
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <utility>
 
 #include "common/align.h"
+#include "io_engine/latency_padding.h"
 #include "virtual_file/io_metrics.h"
 
 namespace pageserver::server {
@@ -44,6 +46,13 @@ struct IoSettings::Impl : virtual_file::LiveIoSettings {
     ctx.metrics = MetricsFor(current->name(), mode);
   }
 
+  // A new engine of `engine_options`, padded when a profile is configured.
+  Result<std::unique_ptr<IoEngine>> NewEngine(const io_engine::IoEngineOptions& engine_options) {
+    ASSIGN_OR_RETURN(std::unique_ptr<IoEngine> engine, io_engine::CreateIoEngine(engine_options));
+    if (!padding.has_value()) return engine;
+    return io_engine::WithLatencyPadding(std::move(engine), *padding);
+  }
+
   // REQUIRES: mu held. Engines are created once per kind and never freed
   // before *this: files opened with one keep using it after a flip.
   Result<IoEngine*> EngineFor(IoEngineKind kind) {
@@ -54,14 +63,14 @@ struct IoSettings::Impl : virtual_file::LiveIoSettings {
     if (kind == IoEngineKind::kAuto) {
       // Resolve auto once: the first engine it picks is the auto engine.
       if (auto_engine != nullptr) return auto_engine;
-      ASSIGN_OR_RETURN(std::unique_ptr<IoEngine> engine, io_engine::CreateIoEngine(engine_options));
+      ASSIGN_OR_RETURN(std::unique_ptr<IoEngine> engine, NewEngine(engine_options));
       auto_engine = Keep(std::move(engine));
       return auto_engine;
     }
     for (const auto& e : engines) {
       if (e->name() == io_engine::IoEngineKindName(kind)) return e.get();
     }
-    ASSIGN_OR_RETURN(std::unique_ptr<IoEngine> engine, io_engine::CreateIoEngine(engine_options));
+    ASSIGN_OR_RETURN(std::unique_ptr<IoEngine> engine, NewEngine(engine_options));
     return Keep(std::move(engine));
   }
 
@@ -93,6 +102,7 @@ struct IoSettings::Impl : virtual_file::LiveIoSettings {
   }
 
   const IoSettingsOptions options;
+  std::optional<io_engine::LatencyProfile> padding;  // from options.latency_padding
   common::Registry& registry;
   mutable std::mutex mu;
   std::vector<std::unique_ptr<IoEngine>> engines;  // guarded by mu
@@ -113,6 +123,9 @@ Result<std::unique_ptr<IoSettings>> IoSettings::Create(const IoSettingsOptions& 
                                    " is not a power of two >= 512");
   }
   auto impl = std::make_unique<Impl>(options, registry);
+  if (!options.latency_padding.empty()) {
+    ASSIGN_OR_RETURN(impl->padding, io_engine::ParseLatencyProfile(options.latency_padding));
+  }
   {
     std::lock_guard lock(impl->mu);
     ASSIGN_OR_RETURN(impl->current, impl->EngineFor(options.engine));

@@ -36,12 +36,17 @@ struct IoSettingsOptions {
   // Open buffered (with a warning) where the filesystem refuses O_DIRECT.
   bool direct_fallback = false;
   unsigned ring_entries = 128;
+  // Config io_latency_padding: "" none, else a latency profile
+  // (io_engine::ParseLatencyProfile: "80us" fixed or "80us/250us" p50/p99)
+  // every engine is wrapped with, so the daemon models a slower device.
+  std::string latency_padding;
 };
 
 class IoSettings {
  public:
   // Unsupported when the engine asked for cannot be used (io-uring
-  // unavailable: the probe's reason); InvalidArgument for a bad alignment.
+  // unavailable: the probe's reason); InvalidArgument for a bad alignment
+  // or latency profile.
   static common::Result<std::unique_ptr<IoSettings>> Create(const IoSettingsOptions& options,
                                                             common::Registry& registry);
   ~IoSettings();

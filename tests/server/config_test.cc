@@ -70,8 +70,10 @@ TEST(ServerConfigTest, EffectiveConfigRoundTripsThroughToml) {
             "virtual_file_io_mode = \"direct-rw\"\nio_alignment = 4096\n"
             "page_cache_size = \"1 GiB\"\nwait_lsn_timeout = \"1500ms\"\n"
             "checkpoint_timeout = \"2h\"\nimage_compression = \"zstd\"\nlog_level = \"debug\"\n"
-            "overload_threshold = 12.5\ngc_horizon = 0\nmax_batch_size = 4\n"));
+            "overload_threshold = 12.5\ngc_horizon = 0\nmax_batch_size = 4\n"
+            "io_latency_padding = \"80us/250us\"\n"));
   ASSERT_OK_AND_ASSIGN(const ServerConfig again, Parse(config.ToToml()));
+  EXPECT_EQ(again.io.latency_padding, "80us/250us");
   EXPECT_EQ(again.ToToml(), config.ToToml());
   EXPECT_EQ(again.listen_pg.host, "::1");
   EXPECT_EQ(again.page_cache_pages, uint64_t{1} << 17);
@@ -126,6 +128,8 @@ TEST(ServerConfigTest, EveryKindOfMistakeIsAnErrorNamingTheKey) {
       {"checkpoint_distance = -1\n", {}, "checkpoint_distance: negative size -1"},
       {"io_alignment = 1000\n", {}, "io_alignment: 1000 is not a power of two"},
       {"io_alignment = 256\n", {}, "io_alignment: 256 is outside [512, 65536]"},
+      {"io_latency_padding = \"fast\"\n", {}, "io_latency_padding: "},
+      {"io_latency_padding = \"250us/80us\"\n", {}, "io_latency_padding: "},
       {"max_batch_size = 0\n", {}, "max_batch_size: 0 is outside [1, 32]"},
       {"max_batch_size = 33\n", {}, "max_batch_size: 33 is outside [1, 32]"},
       {"compaction_threshold = 1\n", {}, "compaction_threshold: 1 is outside [2, 10000]"},

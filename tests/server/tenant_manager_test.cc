@@ -6,6 +6,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -236,6 +237,30 @@ TEST_F(IoSettingsTest, TenantIoBytesAreCountedPerTenant) {
                                              {{"tenant", Tenant(2).ToHex()}, {"op", "read"}});
   EXPECT_EQ(t1.Value(), 8192);
   EXPECT_EQ(t2.Value(), 0);
+}
+
+TEST_F(IoSettingsTest, LatencyPaddingIsAFloorUnderEveryRead) {
+  IoSettingsOptions options;
+  options.engine = io_engine::IoEngineKind::kStdFs;
+  options.mode = virtual_file::IoMode::kBuffered;
+  options.latency_padding = "20ms";  // far above a page-cache read of this file
+  ASSERT_OK_AND_ASSIGN(auto io, IoSettings::Create(options, registry_));
+  const std::string path = WriteFile("f", 8192);
+  ASSERT_OK_AND_ASSIGN(auto file,
+                       virtual_file::VirtualFile::Open(*io->ContextFor(Tenant(1)), path,
+                                                       virtual_file::OpenOptions::Read()));
+  virtual_file::AlignedBuffer buf(8192, 4096);
+  const auto start = std::chrono::steady_clock::now();
+  ASSERT_OK(file.ReadExactAt(0, buf.AsSpanMut()));
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(20));
+  EXPECT_EQ(buf.data()[0], std::byte{'x'});
+}
+
+TEST_F(IoSettingsTest, BadLatencyProfileIsRejected) {
+  IoSettingsOptions options;
+  options.latency_padding = "250us/80us";
+  EXPECT_THAT(IoSettings::Create(options, registry_),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("250us/80us")));
 }
 
 TEST_F(IoSettingsTest, BadAlignmentIsRejected) {

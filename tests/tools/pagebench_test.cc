@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <fstream>
 #include <map>
@@ -189,6 +190,67 @@ TEST(WorkloadTest, SequentialRunsAreAdjacentAndStayInsideTheirRelation) {
   EXPECT_EQ(covered.size(), space.total_blocks());
 }
 
+TEST(WorkloadTest, ScanHandsOutEveryBlockOnceAcrossGeneratorsThenEmptyBursts) {
+  const BlockSpace space = SmallSpace();  // kRelA 5 blocks, kRelC 3 blocks
+  std::atomic<uint64_t> cursor{0};
+  KeyGenerator a(space, &cursor);
+  KeyGenerator b(space, &cursor);
+  std::vector<uint64_t> seen;
+  for (int i = 0; i < 4; ++i) {
+    for (KeyGenerator* g : {&a, &b}) {
+      const Burst burst = g->Next();
+      ASSERT_EQ(burst.length, 1u);
+      EXPECT_EQ(burst.At(0), space.At(burst.first_index));
+      seen.push_back(burst.first_index);
+    }
+  }
+  EXPECT_EQ(seen, (std::vector<uint64_t>{0, 1, 2, 3, 4, 5, 6, 7}));
+  EXPECT_EQ(a.Next().length, 0u);
+  EXPECT_EQ(b.Next().length, 0u);
+}
+
+TEST(WorkloadTest, PrefixKeepsTheFirstBlocksInIndexOrder) {
+  const BlockSpace space = SmallSpace();  // kRelA 5 blocks, kRelC 3 blocks
+  const BlockSpace six = space.Prefix(6);
+  EXPECT_EQ(six.relations(), (std::vector<RelationSize>{{kRelA, 5}, {kRelC, 1}}));
+  EXPECT_EQ(six.total_blocks(), 6u);
+  EXPECT_EQ(space.Prefix(2).relations(), (std::vector<RelationSize>{{kRelA, 2}}));
+  EXPECT_EQ(space.Prefix(1000).total_blocks(), 8u);  // clamped
+  EXPECT_EQ(space.Prefix(0).total_blocks(), 0u);
+  // Sequential runs over the prefix stay inside it; first_index names the first block.
+  const BlockSpace three = space.Prefix(3);
+  KeyGenerator gen(three, 4, TestSeed());
+  for (int i = 0; i < 1000; ++i) {
+    const Burst b = gen.Next();
+    ASSERT_EQ(b.rel, kRelA);
+    ASSERT_EQ(b.length, 3u);
+    ASSERT_EQ(b.first, 0u);
+    ASSERT_EQ(three.At(b.first_index), b.At(0));
+  }
+  KeyGenerator uniform(space, 1, TestSeed());
+  for (int i = 0; i < 1000; ++i) {
+    const Burst b = uniform.Next();
+    ASSERT_EQ(space.At(b.first_index), b.At(0));
+  }
+}
+
+TEST(WorkloadTest, ByteSizesTakeBinarySuffixesAndRoundUpToBlocks) {
+  EXPECT_EQ(ParseByteSize("8192").value(), 8192u);
+  EXPECT_EQ(ParseByteSize("64KiB").value(), 65536u);
+  EXPECT_EQ(ParseByteSize("512MiB").value(), 512ull << 20);
+  EXPECT_EQ(ParseByteSize("2GiB").value(), 2ull << 30);
+  EXPECT_EQ(ParseByteSize("0").value(), 0u);
+  for (const char* bad : {"", "KiB", "1.5MiB", "12MB", "-1", "8 KiB", "1kib", "99999999999999GiB",
+                          "99999999999999999999"}) {
+    EXPECT_FALSE(ParseByteSize(bad).has_value()) << bad;
+  }
+  EXPECT_EQ(WorkingSetBlocks(0), 0u);
+  EXPECT_EQ(WorkingSetBlocks(1), 1u);
+  EXPECT_EQ(WorkingSetBlocks(8192), 1u);
+  EXPECT_EQ(WorkingSetBlocks(8193), 2u);
+  EXPECT_EQ(WorkingSetBlocks(512ull << 20), 65536u);
+}
+
 TEST(WorkloadTest, SameSeedSameKeys) {
   const BlockSpace space = SmallSpace();
   KeyGenerator a(space, 2, 42), b(space, 2, 42);
@@ -309,6 +371,12 @@ TEST(RunnerTest, ConfigsThatCannotRunAreRejected) {
   std::vector<Target> empty;
   empty.push_back(Target{{}, {}, Lsn::Max(), Lsn{1}, BlockSpace({{kRelA, 0}})});
   EXPECT_FALSE(ValidateLoadConfig(ok, empty).ok());
+  LoadConfig no_working_set = ok;
+  no_working_set.working_set_blocks = 0;
+  EXPECT_FALSE(ValidateLoadConfig(no_working_set, targets).ok());
+  LoadConfig negative_warmup = ok;
+  negative_warmup.warmup = std::chrono::seconds(-1);
+  EXPECT_FALSE(ValidateLoadConfig(negative_warmup, targets).ok());
 }
 
 TEST(ReportTest, JsonCountsOnlyCheckedResponsesAsThroughput) {
@@ -331,6 +399,85 @@ TEST(ReportTest, JsonCountsOnlyCheckedResponsesAsThroughput) {
   EXPECT_EQ(j["targets"][0]["blocks"], 8);
   EXPECT_EQ(j["config"]["seed"], 1);
   EXPECT_NE(ResultText({}, targets, result).find("rel_mismatch: 2"), std::string::npos);
+  // Without a working set from the load, every block is in it.
+  EXPECT_EQ(j["working_set_blocks"], 8);
+  EXPECT_EQ(j["targets"][0]["working_set_blocks"], 8);
+  EXPECT_EQ(j["warmup_requests"], 0);
+}
+
+// Splits one CSV line (RFC 4180 quoting, no line breaks inside cells).
+std::vector<std::string> SplitCsv(const std::string& line) {
+  std::vector<std::string> cells(1);
+  bool quoted = false;
+  for (size_t i = 0; i < line.size(); ++i) {
+    const char c = line[i];
+    if (quoted && c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
+      cells.back() += '"';
+      ++i;
+    } else if (c == '"') {
+      quoted = !quoted;
+    } else if (c == ',' && !quoted) {
+      cells.emplace_back();
+    } else {
+      cells.back() += c;
+    }
+  }
+  return cells;
+}
+
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+TEST(ReportTest, CsvRowHoldsTheJsonFieldsUnderTheirPaths) {
+  LoadResult result;
+  result.latency_ns.Record(1500);
+  result.verdicts.Add(ResponseVerdict::kOk, 1234567);
+  result.verdicts.Add(ResponseVerdict::kServerError, 3);
+  result.warmup_verdicts.Add(ResponseVerdict::kOk, 10);
+  result.working_set_blocks = {4};
+  result.distinct_blocks_touched = 4;
+  result.elapsed_seconds = 2;
+  std::vector<Target> targets;
+  targets.push_back(Target{{}, {}, Lsn::Max(), Lsn{1}, SmallSpace()});
+  const nlohmann::json config = {{"workload", "a, \"quoted\" name"},
+                                 {"max_requests", nullptr},
+                                 {"targets", {"t1/a", "t2/b"}},
+                                 {"seed", 7}};
+  const nlohmann::json j = ResultJson(config, targets, result);
+  EXPECT_EQ(j["working_set_blocks"], 4);
+  EXPECT_EQ(j["targets"][0]["blocks"], 8);
+  EXPECT_EQ(j["warmup_requests"], 10);
+  const std::vector<std::string> header = SplitCsv(SummaryCsvHeader());
+  const std::vector<std::string> row = SplitCsv(SummaryCsvRow(j));
+  ASSERT_EQ(header.size(), row.size());
+  std::map<std::string, std::string> cell;
+  for (size_t i = 0; i < header.size(); ++i) cell[header[i]] = row[i];
+  EXPECT_EQ(header.front(), "config.page_service");
+  EXPECT_EQ(header.back(), "latency_us.max");
+  EXPECT_EQ(cell["requests"], "1234570");  // no thousands separators
+  EXPECT_EQ(cell["errors_by_kind.server_error"], "3");
+  EXPECT_EQ(cell["warmup_requests"], "10");
+  EXPECT_EQ(cell["working_set_blocks"], "4");
+  EXPECT_EQ(cell["distinct_blocks_touched"], "4");
+  EXPECT_EQ(cell["config.workload"], "a, \"quoted\" name");
+  EXPECT_EQ(cell["config.targets"], "t1/a t2/b");
+  EXPECT_EQ(cell["config.max_requests"], "");
+  EXPECT_EQ(cell["config.seed"], "7");
+  EXPECT_EQ(std::stod(cell["latency_us.p50"]), 1.5);
+  EXPECT_EQ(cell.count("sample_errors"), 0u);
+}
+
+TEST(ReportTest, SeriesCsvHasOneLinePerRowInMicroseconds) {
+  const std::vector<SeriesRow> rows = {{0, 10, 1, 1500, 9000, 12000}, {1, 0, 0, 0, 0, 0}};
+  const std::vector<std::string> lines = Lines(SeriesCsv(rows));
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(lines[0], "second,requests,errors,p50_us,p99_us,max_us");
+  EXPECT_EQ(SplitCsv(lines[1]), (std::vector<std::string>{"0", "10", "1", "1.5", "9.0", "12.0"}));
+  EXPECT_EQ(SplitCsv(lines[2])[0], "1");
 }
 
 // --- The real binary against the real pageserver ---
@@ -519,6 +666,147 @@ TEST_F(PagebenchSmokeTest, ServerErrorsAreCountedAndFailTheRun) {
   EXPECT_EQ(j["ok"], 0);
   EXPECT_EQ(j["errors_by_kind"]["server_error"], 50) << j.dump(2);
   EXPECT_FALSE(j["sample_errors"].empty());
+}
+
+TEST_F(PagebenchSmokeTest, WarmupRequestsAreCheckedButNotCounted) {
+  const nlohmann::json j =
+      RunJson({"--warmup", "0.5", "--requests", "300", "--queue-depth", "4", "--fail-on-error"}, 0);
+  EXPECT_EQ(j["config"]["warmup_seconds"], 0.5);
+  EXPECT_GT(j["warmup_requests"].get<uint64_t>(), 0u) << j.dump(2);
+  EXPECT_EQ(j["warmup_errors"], 0);
+  // The measured window stops at the count, whatever the warm-up sent.
+  EXPECT_EQ(j["requests"], 300);
+  EXPECT_EQ(j["ok"], 300);
+  EXPECT_GT(j["latency_us"]["max"].get<double>(), 0.0);
+}
+
+TEST_F(PagebenchSmokeTest, WarmupErrorsFailTheRunButStayOutOfTheCounts) {
+  std::ofstream(dir_.File("rels.txt")) << "1663/5/99999 10\n";
+  const nlohmann::json j = RunJson({"--relations", dir_.File("rels.txt"), "--warmup", "0.3",
+                                    "--requests", "20", "--fail-on-error"},
+                                   1);
+  EXPECT_EQ(j["requests"], 20);
+  EXPECT_EQ(j["errors_by_kind"]["server_error"], 20);
+  EXPECT_GT(j["warmup_errors"].get<uint64_t>(), 0u);
+  EXPECT_EQ(j["warmup_errors"], j["warmup_requests"]);
+}
+
+TEST_F(PagebenchSmokeTest, AWorkingSetRestrictsAndClampsTheKeys) {
+  const nlohmann::json one = RunJson({"--working-set", "1", "--requests", "200", "--clients", "2",
+                                      "--queue-depth", "4", "--fail-on-error"},
+                                     0);
+  EXPECT_EQ(one["config"]["working_set_bytes"], 1);
+  EXPECT_EQ(one["working_set_blocks"], 1);
+  EXPECT_EQ(one["targets"][0]["working_set_blocks"], 1);
+  EXPECT_EQ(one["targets"][0]["blocks"], kDataBlocks);
+  EXPECT_EQ(one["ok"], 200);
+  EXPECT_EQ(one["distinct_blocks_touched"], 1) << one.dump(2);
+
+  // 6 blocks of the first relation (40 blocks); runs of 4 stay inside them.
+  const nlohmann::json six =
+      RunJson({"--working-set", "48KiB", "--requests", "400", "--sequential-runs", "4",
+               "--queue-depth", "4", "--fail-on-error"},
+              0);
+  EXPECT_EQ(six["working_set_blocks"], 6);
+  EXPECT_EQ(six["ok"], 400);
+  EXPECT_EQ(six["distinct_blocks_touched"], 6) << six.dump(2);
+
+  const nlohmann::json all = RunJson({"--working-set", "1GiB", "--requests", "50"}, 0);
+  EXPECT_EQ(all["working_set_blocks"], kDataBlocks);  // clamped
+  const nlohmann::json none = RunJson({"--requests", "50"}, 0);
+  EXPECT_EQ(none["working_set_blocks"], kDataBlocks);
+  EXPECT_TRUE(none["config"]["working_set_bytes"].is_null());
+
+  for (const char* bad : {"0", "12MB"}) {
+    const ProcessResult r = Run({"--working-set", bad, "--requests", "1"});
+    EXPECT_EQ(r.exit_code, 2) << bad << r.err;
+  }
+}
+
+TEST_F(PagebenchSmokeTest, AScanReadsEveryBlockOfTheWorkingSetOnceAndStops) {
+  const nlohmann::json part = RunJson({"--scan", "--working-set", "160KiB", "--clients", "3",
+                                       "--queue-depth", "4", "--duration", "60", "--fail-on-error"},
+                                      0);
+  EXPECT_EQ(part["working_set_blocks"], 20);
+  EXPECT_EQ(part["ok"], 20);
+  EXPECT_EQ(part["distinct_blocks_touched"], 20) << part.dump(2);
+  const nlohmann::json all = RunJson({"--scan", "--queue-depth", "8", "--fail-on-error"}, 0);
+  EXPECT_EQ(all["ok"], kDataBlocks);
+  EXPECT_EQ(all["distinct_blocks_touched"], kDataBlocks);
+  for (const char* bad : {"--sequential-runs", "--requests", "--warmup"}) {
+    const ProcessResult r = Run({"--scan", "--queue-depth", "4", bad, "2"});
+    EXPECT_EQ(r.exit_code, 2) << bad << r.err;
+  }
+}
+
+TEST_F(PagebenchSmokeTest, SeriesHasOneRowPerSecondSummingToTheRequests) {
+  const std::string path = dir_.File("series.csv");
+  const nlohmann::json j =
+      RunJson({"--duration", "2.5", "--queue-depth", "2", "--series", path, "--fail-on-error"}, 0);
+  const std::vector<std::string> lines = Lines(ReadText(path));
+  ASSERT_GE(lines.size(), 2u);
+  EXPECT_EQ(lines[0], "second,requests,errors,p50_us,p99_us,max_us");
+  const double elapsed = j["elapsed_seconds"].get<double>();
+  const size_t rows = lines.size() - 1;
+  // Seconds 0, 1 and 2 (the last partial); one more if the drain crossed a second.
+  EXPECT_EQ(rows, static_cast<size_t>(std::ceil(elapsed))) << "elapsed " << elapsed;
+  uint64_t sum = 0;
+  for (size_t i = 1; i < lines.size(); ++i) {
+    const std::vector<std::string> cells = SplitCsv(lines[i]);
+    ASSERT_EQ(cells.size(), 6u) << lines[i];
+    EXPECT_EQ(cells[0], std::to_string(i - 1));
+    const uint64_t requests = std::stoull(cells[1]);
+    sum += requests;
+    EXPECT_EQ(cells[2], "0");
+    if (i + 1 < lines.size()) {
+      EXPECT_GT(requests, 0u) << lines[i];  // only the last second may be partial
+    }
+    if (requests > 0) {
+      EXPECT_GT(std::stod(cells[3]), 0.0) << lines[i];
+      EXPECT_LE(std::stod(cells[3]), std::stod(cells[4])) << lines[i];
+      EXPECT_LE(std::stod(cells[4]), std::stod(cells[5])) << lines[i];
+    }
+  }
+  EXPECT_EQ(sum, j["requests"].get<uint64_t>());
+  EXPECT_GT(sum, 0u);
+}
+
+TEST_F(PagebenchSmokeTest, CsvSummaryRowsAreAppendedUnderOneHeader) {
+  const std::string path = dir_.File("summary.csv");
+  const nlohmann::json first = RunJson({"--requests", "100", "--seed", "11", "--csv", path}, 0);
+  const nlohmann::json second =
+      RunJson({"--requests", "120", "--seed", "12", "--warmup", "0.2", "--csv", path}, 0);
+  const std::vector<std::string> lines = Lines(ReadText(path));
+  ASSERT_EQ(lines.size(), 3u) << ReadText(path);
+  EXPECT_EQ(lines[0], SummaryCsvHeader());
+  const std::vector<std::string> header = SplitCsv(lines[0]);
+  for (size_t row = 1; row <= 2; ++row) {
+    const std::vector<std::string> cells = SplitCsv(lines[row]);
+    ASSERT_EQ(cells.size(), header.size()) << lines[row];
+    const nlohmann::json& j = row == 1 ? first : second;
+    for (size_t i = 0; i < header.size(); ++i) {
+      std::string pointer = "/" + header[i];
+      std::replace(pointer.begin(), pointer.end(), '.', '/');
+      const nlohmann::json& v = j.at(nlohmann::json::json_pointer(pointer));
+      if (v.is_number_unsigned()) {
+        EXPECT_EQ(cells[i], std::to_string(v.get<uint64_t>())) << header[i];
+      } else if (v.is_string()) {
+        EXPECT_EQ(cells[i], v.get<std::string>()) << header[i];
+      }
+    }
+  }
+  EXPECT_EQ(
+      SplitCsv(lines[1])[std::find(header.begin(), header.end(), "requests") - header.begin()],
+      "100");
+  EXPECT_EQ(
+      SplitCsv(lines[2])[std::find(header.begin(), header.end(), "config.seed") - header.begin()],
+      "12");
+
+  // A file with other columns is not appended to.
+  std::ofstream(dir_.File("other.csv")) << "a,b,c\n1,2,3\n";
+  const ProcessResult r = Run({"--requests", "10", "--csv", dir_.File("other.csv")});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_EQ(Lines(ReadText(dir_.File("other.csv"))).size(), 2u);
 }
 
 TEST_F(PagebenchSmokeTest, AMalformedTargetCannotRun) {

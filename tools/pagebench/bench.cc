@@ -101,8 +101,10 @@ Result<std::vector<Target>> PrepareTargets(const BenchOptions& o) {
 std::string WorkloadName(const BenchOptions& o) {
   std::string w = std::to_string(o.clients) + " client(s) per timeline x queue depth " +
                   std::to_string(o.queue_depth) + ", ";
-  w += o.sequential_runs > 1 ? "sequential runs of " + std::to_string(o.sequential_runs)
-                             : std::string("uniform random blocks");
+  w += o.scan                  ? std::string("one scan of every block in key order")
+       : o.sequential_runs > 1 ? "sequential runs of " + std::to_string(o.sequential_runs)
+                               : std::string("uniform random blocks");
+  if (!o.working_set.empty()) w += ", working set " + o.working_set;
   w += ", request LSN " + (o.lsn.empty() ? std::string("latest") : o.lsn);
   if (o.rate > 0) {
     char rate[32];
@@ -112,7 +114,8 @@ std::string WorkloadName(const BenchOptions& o) {
   return w;
 }
 
-nlohmann::json ConfigJson(const BenchOptions& o, uint64_t seed) {
+nlohmann::json ConfigJson(const BenchOptions& o, uint64_t seed,
+                          std::optional<uint64_t> working_set_bytes) {
   return nlohmann::json{
       {"page_service", o.page_service},
       {"http", o.http},
@@ -129,10 +132,14 @@ nlohmann::json ConfigJson(const BenchOptions& o, uint64_t seed) {
       {"max_requests", o.requests.has_value() ? nlohmann::json(*o.requests) : nlohmann::json()},
       {"rate_per_client", o.rate},
       {"seed", seed},
+      {"warmup_seconds", o.warmup_seconds},
+      {"working_set_bytes",
+       working_set_bytes.has_value() ? nlohmann::json(*working_set_bytes) : nlohmann::json()},
       {"workload", WorkloadName(o)}};
 }
 
-LoadConfig MakeLoadConfig(const BenchOptions& o, uint64_t seed) {
+LoadConfig MakeLoadConfig(const BenchOptions& o, uint64_t seed,
+                          std::optional<uint64_t> working_set_bytes) {
   LoadConfig c;
   c.conninfo = o.page_service;
   c.clients_per_target = o.clients;
@@ -144,7 +151,55 @@ LoadConfig MakeLoadConfig(const BenchOptions& o, uint64_t seed) {
   c.max_requests = o.requests;
   c.rate_per_client = o.rate;
   c.seed = seed;
+  c.warmup = std::chrono::duration_cast<std::chrono::nanoseconds>(
+      std::chrono::duration<double>(o.warmup_seconds));
+  if (working_set_bytes.has_value()) c.working_set_blocks = WorkingSetBlocks(*working_set_bytes);
+  c.record_series = !o.series_file.empty();
+  c.scan = o.scan;
   return c;
+}
+
+// The first line of `path`; empty when it does not exist or is empty.
+std::string FirstLine(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  if (in) std::getline(in, line);
+  return line;
+}
+
+// Fails now, before the load, what would fail when the results are written.
+Status CheckOutputFiles(const BenchOptions& o) {
+  if (!o.series_file.empty() && !std::ofstream(o.series_file, std::ios::trunc)) {
+    return Status::InvalidArgument("cannot write the series file " + o.series_file);
+  }
+  if (o.csv_file.empty()) return Status::Ok();
+  const std::string header = FirstLine(o.csv_file);
+  if (!header.empty() && header != SummaryCsvHeader()) {
+    return Status::InvalidArgument("csv file " + o.csv_file +
+                                   " has other columns than this pagebench writes; "
+                                   "use a new file");
+  }
+  if (!std::ofstream(o.csv_file, std::ios::app)) {
+    return Status::InvalidArgument("cannot append to the csv file " + o.csv_file);
+  }
+  return Status::Ok();
+}
+
+Status WriteOutputFiles(const BenchOptions& o, const nlohmann::json& summary,
+                        const LoadResult& result) {
+  if (!o.series_file.empty()) {
+    std::ofstream series(o.series_file, std::ios::trunc);
+    series << SeriesCsv(result.series);
+    if (!series.flush()) return Status::IoError("writing the series file " + o.series_file);
+  }
+  if (!o.csv_file.empty()) {
+    const bool fresh = FirstLine(o.csv_file).empty();
+    std::ofstream csv(o.csv_file, std::ios::app);
+    if (fresh) csv << SummaryCsvHeader() << "\n";
+    csv << SummaryCsvRow(summary) << "\n";
+    if (!csv.flush()) return Status::IoError("appending to the csv file " + o.csv_file);
+  }
+  return Status::Ok();
 }
 
 }  // namespace
@@ -152,12 +207,25 @@ LoadConfig MakeLoadConfig(const BenchOptions& o, uint64_t seed) {
 int RunBenchmark(const BenchOptions& options) {
   const uint64_t seed = options.seed.value_or(
       static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()));
+  std::optional<uint64_t> working_set_bytes;
+  if (!options.working_set.empty()) {
+    Result<uint64_t> bytes = ParseByteSize(options.working_set);
+    if (!bytes.has_value()) {
+      Warn("--working-set: " + bytes.error().ToString());
+      return kExitCannotRun;
+    }
+    working_set_bytes = *bytes;
+  }
+  if (Status st = CheckOutputFiles(options); !st.ok()) {
+    Warn(st.ToString());
+    return kExitCannotRun;
+  }
   Result<std::vector<Target>> targets = PrepareTargets(options);
   if (!targets.has_value()) {
     Warn(targets.error().ToString());
     return kExitCannotRun;
   }
-  const LoadConfig config = MakeLoadConfig(options, seed);
+  const LoadConfig config = MakeLoadConfig(options, seed, working_set_bytes);
   if (Status st = ValidateLoadConfig(config, *targets); !st.ok()) {
     Warn(st.ToString());
     return kExitCannotRun;
@@ -171,14 +239,20 @@ int RunBenchmark(const BenchOptions& options) {
     Warn(result.error().ToString());
     return kExitCannotRun;
   }
-  const nlohmann::json config_json = ConfigJson(options, seed);
+  const nlohmann::json config_json = ConfigJson(options, seed, working_set_bytes);
+  const nlohmann::json summary = ResultJson(config_json, *targets, *result);
   if (options.json) {
-    std::cout << ResultJson(config_json, *targets, *result).dump(2) << "\n";
+    std::cout << summary.dump(2) << "\n";
   } else {
     std::cout << ResultText(config_json, *targets, *result);
   }
   std::cout.flush();
-  if (options.fail_on_error && result->verdicts.errors() > 0) return kExitRequestErrors;
+  if (Status st = WriteOutputFiles(options, summary, *result); !st.ok()) {
+    Warn(st.ToString());
+    return kExitCannotRun;
+  }
+  const uint64_t errors = result->verdicts.errors() + result->warmup_verdicts.errors();
+  if (options.fail_on_error && errors > 0) return kExitRequestErrors;
   return kExitOk;
 }
 

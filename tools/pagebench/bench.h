@@ -6,11 +6,27 @@
 //
 // Output: progress lines on stderr (unless progress is off), discovery
 // warnings on stderr, the summary (text, or one JSON object with --json)
-// on stdout.
+// on stdout. Files, when asked for: `series_file` is rewritten with one
+// CSV row per second of the measured window (report.h SeriesCsv);
+// `csv_file` gets one summary row appended (report.h SummaryCsvRow), after
+// the header when the file is absent or empty. Both are checked before the
+// load starts: a file that cannot be written, or a csv_file whose header is
+// not SummaryCsvHeader() (columns of another version), cannot run.
+//
+// Warm-up (`warmup_seconds`): the load runs that long before the measured
+// window; its requests are checked, reported as warmup_requests and
+// warmup_errors, and count for --fail-on-error, but are not in requests,
+// ok, errors, latency, throughput or the series (runner.h).
+//
+// Working set (`working_set`: bytes, "512MiB"): each target's keys are
+// its first ceil(bytes / 8192) blocks in discovery order (workload.h
+// BlockSpace::Prefix), clamped to the blocks it has.
 //
 // Exit codes: 0 done (errors counted in the summary); 1 --fail-on-error
-// and at least one request failed its check or was lost; 2 the run could
-// not start (bad options, unreachable server, no blocks to read).
+// and at least one request (warm-up included) failed its check or was
+// lost; 2 the run could not start (bad options, unreachable server, no
+// blocks to read, an output file that cannot be written) or its output
+// files could not be written after it.
 //
 // Thread-safety: call from one thread.
 
@@ -42,9 +58,14 @@ struct BenchOptions {
   std::optional<uint64_t> requests;
   double rate = 0;               // per client; 0: closed loop
   std::optional<uint64_t> seed;  // default: from the clock, printed
+  bool scan = false;             // every block of the working set once, then stop
   bool json = false;
   bool progress = true;
   bool fail_on_error = false;
+  double warmup_seconds = 0;
+  std::string working_set;  // bytes with an optional KiB/MiB/GiB suffix; empty: every block
+  std::string series_file;  // empty: no series
+  std::string csv_file;     // empty: no CSV summary row
 };
 
 int RunBenchmark(const BenchOptions& options);

@@ -310,6 +310,10 @@ Result<std::vector<RelationSize>> RelationsFromHttp(client::ManagementClient& ht
     if (fork > 3) return Status::Corruption("relations route: fork " + std::to_string(fork));
     relations.push_back({layers::RelTag{spc, db, rel, static_cast<uint8_t>(fork)}, nblocks});
   }
+  // Key order, as probing gives it: a --working-set prefix must not depend
+  // on the order of the server's directories.
+  std::sort(relations.begin(), relations.end(),
+            [](const RelationSize& a, const RelationSize& b) { return a.rel < b.rel; });
   return relations;
 }
 

@@ -71,8 +71,9 @@ common::Result<TimelineRef> ParseTimelineRef(std::string_view text);
 // Every timeline of every tenant the HTTP API lists, broken ones left out.
 common::Result<std::vector<TimelineRef>> ListAllTimelines(client::ManagementClient& http);
 
-// Every relation fork of `ref` at `lsn` from GET .../relations. IoError and
-// the mapped HTTP errors of the client; Corruption for a malformed answer.
+// Every relation fork of `ref` at `lsn` from GET .../relations, sorted by
+// RelTag (key order, like ProbeRelations). IoError and the mapped HTTP
+// errors of the client; Corruption for a malformed answer.
 common::Result<std::vector<RelationSize>> RelationsFromHttp(client::ManagementClient& http,
                                                             const TimelineRef& ref,
                                                             layers::Lsn lsn);

@@ -43,10 +43,27 @@ void AddOptions(CLI::App& app, BenchOptions& o) {
   app.add_option("--requests", o.requests, "stop after this many requests instead");
   app.add_option("--rate", o.rate, "requests/s per connection, open loop; 0: closed loop");
   app.add_option("--seed", o.seed, "seed of the key generators (default: from the clock)");
+  app.add_flag("--scan", o.scan,
+               "read every block of the working set once, in key order, split over the "
+               "connections, then stop (to warm caches); --duration still caps it");
   app.add_flag("--json", o.json, "print the summary as one JSON object");
   app.add_flag("!--no-progress", o.progress, "no per-second progress lines on stderr");
   app.add_flag("--fail-on-error", o.fail_on_error,
                "exit 1 when any response failed its check or was lost");
+  app.add_option("--warmup", o.warmup_seconds,
+                 "seconds of the same load before the measured window; checked, reported as "
+                 "warmup_requests, not counted in requests/latency")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--working-set", o.working_set,
+                 "read only the first ceil(BYTES/8192) blocks of each timeline, in discovery "
+                 "order (e.g. 1048576, 64KiB, 512MiB, 2GiB); clamped to the data");
+  app.add_option("--series", o.series_file,
+                 "write a CSV with one row per second of the measured window: "
+                 "second,requests,errors,p50_us,p99_us,max_us (that second only)");
+  app.add_option("--csv", o.csv_file,
+                 "append one summary row (the --json fields, flattened) to this CSV file, "
+                 "writing the header first when it is absent or empty");
 }
 
 }  // namespace

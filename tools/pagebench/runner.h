@@ -20,14 +20,34 @@
 // the percentiles instead of slowing the schedule down (no coordinated
 // omission).
 //
-// End: after `duration`, or once `max_requests` requests were sent in
-// total; the requests then in flight are still awaited and counted. A
+// Warm-up: for the first `warmup` the same load runs, but its requests (a
+// request belongs to the window in which it started: its send time, or its
+// due time in open loop) are counted apart, in LoadResult::warmup_*: they
+// are checked like all others, their errors are kept (warmup_verdicts,
+// sample_errors), and they neither take from `max_requests` nor enter
+// `verdicts`, `latency_ns`, `series` or `elapsed_seconds`. The measured
+// window starts when the warm-up ends.
+//
+// Working set: with `working_set_blocks` = n, each target's keys are
+// BlockSpace::Prefix(n) of its blocks (workload.h); sequential runs stay
+// inside it.
+//
+// End: after `duration` of measured window, or once `max_requests`
+// measured requests were sent in total; the requests then in flight are
+// still awaited and counted. A
 // connection whose transport fails stops; its requests in flight count as
 // kConnectionLost errors; the others go on.
 //
-// Progress: once a second `progress` (when set) is called from the calling
+// Progress: once a second `progress` (when set) is called from a reporter
 // thread with the requests completed in the last second and the p99 of all
-// latencies so far.
+// latencies so far in the current window (warm-up, then measured).
+//
+// Series (record_series): one SeriesRow per second k of the measured window,
+// for the measured requests that completed in [k, k + 1) s after it started
+// (not cumulative); seconds without completions get a row of zeros. The
+// last row may cover less than a second. Rows are final 5 s after their
+// second ends (or at the end of the run); a worker stalled longer than that
+// adds its late counts and max to the row, but not to its percentiles.
 //
 // Errors (the Result): only setup failures (a connection that cannot be
 // made or switched to pagestream), as the client's Status naming the target.
@@ -77,25 +97,55 @@ struct LoadConfig {
   // Requests per second per connection; 0: closed loop.
   double rate_per_client = 0;
   uint64_t seed = 0;
+  // Load run before the measured window, counted apart (see above).
+  std::chrono::nanoseconds warmup{0};
+  // Read only the first n blocks of each target. REQUIRES: n >= 1.
+  std::optional<uint64_t> working_set_blocks;
+  bool record_series = false;
+  // Read every block of each target's working set exactly once, in key
+  // order, split over its connections (KeyGenerator scan mode), then stop
+  // (duration still caps it). REQUIRES: run_length 1, closed loop, no
+  // warm-up, no max_requests.
+  bool scan = false;
 };
 
 struct ProgressTick {
-  double elapsed_seconds = 0;
+  bool warmup = false;             // the tick falls in the warm-up
+  double elapsed_seconds = 0;      // since the start of the run (warm-up included)
   double requests_per_second = 0;  // completed in the last interval
-  uint64_t p99_ns = 0;             // of every latency recorded so far
-  uint64_t errors = 0;             // so far
+  uint64_t p99_ns = 0;             // of every latency so far in this window
+  uint64_t errors = 0;             // so far, warm-up included
+};
+
+// The measured requests that completed in second `second` (from 0) of the
+// measured window. Percentiles and max are of the ok ones (0 when none).
+struct SeriesRow {
+  uint64_t second = 0;
+  uint64_t requests = 0;  // ok + errors
+  uint64_t errors = 0;
+  uint64_t p50_ns = 0;
+  uint64_t p99_ns = 0;
+  uint64_t max_ns = 0;
 };
 
 struct LoadResult {
-  LatencyHistogram latency_ns;  // successful (kOk) requests only
-  VerdictCounts verdicts;
-  double elapsed_seconds = 0;  // first send to last response
+  LatencyHistogram latency_ns;  // successful (kOk) measured requests only
+  VerdictCounts verdicts;       // measured requests
+  VerdictCounts warmup_verdicts;
+  double elapsed_seconds = 0;  // end of warm-up (first send without one) to last response
+  double warmup_seconds = 0;   // as configured
+  // Per target (in the order given): the blocks its keys were drawn from.
+  std::vector<uint64_t> working_set_blocks;
+  // Distinct blocks (over every target) with at least one ok response,
+  // warm-up included.
+  uint64_t distinct_blocks_touched = 0;
+  std::vector<SeriesRow> series;  // empty unless record_series
   // The first few error messages (server Error text, transport failures).
   std::vector<std::string> sample_errors;
 };
 
 // InvalidArgument for a config that breaks a REQUIRES, or no targets, or a
-// target without blocks.
+// target without blocks, or a negative warm-up.
 common::Status ValidateLoadConfig(const LoadConfig& config, const std::vector<Target>& targets);
 
 common::Result<LoadResult> RunLoad(const LoadConfig& config, const std::vector<Target>& targets,
