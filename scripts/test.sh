@@ -9,15 +9,22 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+start=$(date +%s)
+# Each phase's header carries the minutes since the start (CI must stay under 30).
+elapsed() {
+  local t=$(($(date +%s) - start))
+  echo "$((t / 60))m$((t % 60))s"
+}
 ./scripts/install-deps.sh
+echo "== dependencies ready at $(elapsed)"
 jobs=$(nproc)
 
 run_preset() {
   local preset=$1
-  echo "== ${preset}: configure and build"
+  echo "== ${preset}: configure and build ($(elapsed))"
   cmake --preset "${preset}" >/dev/null
   cmake --build --preset "${preset}" -j "${jobs}"
-  echo "== ${preset}: test"
+  echo "== ${preset}: test ($(elapsed))"
   ctest --preset "${preset}" -j "${jobs}" 2>&1 | tee "build/${preset}/ctest.log" | grep -vE '^ *(Start +[0-9]+:|[0-9]+/[0-9]+ Test +#[0-9]+: .* Passed)' || true
   grep -q "100% tests passed" "build/${preset}/ctest.log"
 }
@@ -30,16 +37,16 @@ if [ "${1:-}" != "--quick" ]; then
   # benchmarks), warnings as errors: it is also the clang build check.
   run_preset tsan
   summary+=("tsan (clang 14, every target warning-free): $(grep -E 'tests passed' build/tsan/ctest.log)")
-  echo "== benchmark suite, smoke configuration (tsan binaries)"
+  echo "== benchmark suite, smoke configuration (tsan binaries) ($(elapsed))"
   rm -rf build/bench-smoke
   python3 bench/suite/run_suite.py --smoke --build-dir build/tsan --out build/bench-smoke \
     --dataset-dir build/bench-smoke-data >build/bench-smoke.log 2>&1 ||
     { tail -40 build/bench-smoke.log; exit 1; }
   summary+=("bench suite smoke: every section ran, $(($(wc -l <build/bench-smoke/results.csv) - 1)) result rows")
-  echo "== fuzz targets (clang 14, libFuzzer, ASan+UBSan)"
+  echo "== fuzz targets (clang 14, libFuzzer, ASan+UBSan) ($(elapsed))"
   ./scripts/fuzz.sh --seconds 10
   summary+=("fuzz: layer summary, B-tree node, blob, pgwire, pagestream and ingest decoders, 10 s each, no findings")
 fi
 echo
-echo "== summary"
+echo "== summary (total $(elapsed))"
 printf '%s\n' "${summary[@]}"

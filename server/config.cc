@@ -310,6 +310,10 @@ constexpr KeySpec kKeys[] = {
        return Assign(c.overload_threshold_per_second, GetPositiveNumber(n));
      }},
     {"page_cache_size", false, ApplyPageCacheSize},
+    {"pipeline_depth", false,
+     [](const toml::node& n, ServerConfig& c) {
+       return Assign(c.pipeline_depth, GetInteger(n, 1, 16));
+     }},
     {"shutdown_timeout", true,
      [](const toml::node& n, ServerConfig& c) {
        return Assign(c.shutdown_timeout, GetDuration(n, kPositive));
@@ -625,6 +629,7 @@ std::string ServerConfig::ToToml() const {
   t.insert("max_vectored_read_bytes", Int(timeline.max_vectored_read_bytes));
   t.insert("overload_threshold", overload_threshold_per_second);
   t.insert("page_cache_size", Int(page_cache_pages * page_cache::kPageSize));
+  t.insert("pipeline_depth", Int(pipeline_depth));
   t.insert("shutdown_timeout", DurationText(shutdown_timeout));
   t.insert("virtual_file_io_engine", std::string(io_engine::IoEngineKindName(io.engine)));
   t.insert("virtual_file_io_mode", std::string(virtual_file::IoModeName(io.mode)));
@@ -715,6 +720,11 @@ overload_threshold = 200.0
 
 # GetPage requests served by one read-path call (1..32).
 max_batch_size = 32
+
+# GetPage batches of one connection in execution at once (1..16): while one
+# batch waits for its slowest read, the next one's reads are already queued
+# on the device. 1 serves one batch at a time.
+pipeline_depth = 1
 
 # How long a request waits for its LSN to be ingested.
 wait_lsn_timeout = "60s"

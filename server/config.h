@@ -92,6 +92,8 @@ struct ServerConfig {
   // --- Page service (PageServiceOptions) ---
   // GetPage requests served by one read-path call, 1..32 (Neon: 32).
   size_t max_batch_size = 32;
+  // GetPage batches of one connection in execution at once, 1..16.
+  size_t pipeline_depth = 1;
   // How long a request waits for its LSN to be ingested (Neon: 60 s).
   std::chrono::milliseconds wait_lsn_timeout = std::chrono::seconds(60);
   // Handler threads serving connections (each with its own io_uring ring).

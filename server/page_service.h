@@ -48,6 +48,10 @@ namespace pageserver::server {
 struct PageServiceOptions {
   // GetPage requests served by one read-path call (Neon: 32).
   size_t max_batch_size = 32;
+  // GetPage batches of one connection in execution at once (worker threads
+  // per connection, started on demand; page_service_pipeline.h). 1: the
+  // connection thread serves one batch at a time.
+  size_t pipeline_depth = 1;
   // How long a request waits for its LSN to be ingested (Neon's
   // wait_lsn_timeout: 60 s).
   std::chrono::milliseconds wait_lsn_timeout = std::chrono::seconds(60);

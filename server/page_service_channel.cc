@@ -137,7 +137,7 @@ Status MessageChannel::Fill(Wait wait, std::optional<Clock::time_point> deadline
     }
     if (errno == EINTR) continue;
     if (errno != EAGAIN && errno != EWOULDBLOCK) {
-      peer_closed_ = true;
+      peer_closed_.store(true, std::memory_order_release);
       return Status::FromErrno(errno, "recv on page service connection");
     }
     if (wait == Wait::kNo) return Status::Ok();
@@ -154,7 +154,7 @@ Status MessageChannel::WaitWritable(Clock::time_point last_progress) {
   const auto limit =
       stopping_.load(std::memory_order_acquire) ? std::chrono::seconds(1) : kSendStallTimeout;
   if (Clock::now() - last_progress >= limit) {
-    peer_closed_ = true;
+    peer_closed_.store(true, std::memory_order_release);
     return Status::TimedOut("page service client stopped reading: send made no progress for " +
                             std::to_string(limit.count()) + " s");
   }
@@ -178,7 +178,7 @@ Status MessageChannel::Send(std::span<const std::byte> bytes) {
       RETURN_IF_ERROR(WaitWritable(last_progress));
       continue;
     }
-    peer_closed_ = true;
+    peer_closed_.store(true, std::memory_order_release);
     return Status::FromErrno(n < 0 ? errno : EPIPE, "send on page service connection");
   }
   return Status::Ok();

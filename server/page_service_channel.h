@@ -19,7 +19,10 @@
 // while waiting; TimedOut at a deadline; IoError for the socket (the peer is
 // gone: peer_closed()).
 //
-// Thread-safety: one connection thread; `stopping` may be set from any.
+// Thread-safety: one reading thread (ReadStartup, Read, PeekBuffered,
+// ConsumePeeked) and one sending thread at a time, which may be another
+// (the page service's batch pipeline sends from its workers, in turn);
+// `stopping` may be set from any.
 
 #include <atomic>
 #include <chrono>
@@ -69,7 +72,7 @@ class MessageChannel {
   common::Status Send(std::span<const std::byte> bytes);
 
   bool protocol_error() const { return protocol_error_; }
-  bool peer_closed() const { return peer_closed_; }
+  bool peer_closed() const { return peer_closed_.load(std::memory_order_acquire); }
 
  private:
   enum class Wait : uint8_t { kNo, kYes };
@@ -90,7 +93,7 @@ class MessageChannel {
   size_t peeked_length_ = 0;
   bool eof_ = false;
   bool protocol_error_ = false;
-  bool peer_closed_ = false;
+  std::atomic<bool> peer_closed_{false};  // set by either side
 };
 
 }  // namespace pageserver::server

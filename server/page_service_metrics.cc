@@ -61,6 +61,9 @@ PageServiceMetrics::PageServiceMetrics(common::Registry& registry)
       batch_size_(registry.GetHistogram("ps_page_service_batch_size",
                                         "GetPage requests served by one read-path call.",
                                         BatchSizeBuckets())),
+      pipelined_batches_(
+          registry.GetCounter("ps_page_service_pipelined_batches_total",
+                              "GetPage batches run on a connection's pipeline worker.")),
       connections_active_(registry.GetGauge("ps_page_service_connections_active",
                                             "Page service connections being served.")),
       connections_total_(registry.GetCounter("ps_page_service_connections_total",

@@ -23,6 +23,10 @@
 //       whole request buffered), "lsn_wait" (the next request must wait for
 //       its LSN), "other_message" (the next message is not a CopyData:
 //       CopyDone, Terminate, or a malformed one), "shutdown"
+//   ps_page_service_pipelined_batches_total                counter
+//       batches handed to a connection's pipeline worker while another
+//       batch could be in flight (pipeline_depth > 1); the rest ran on the
+//       connection thread
 //   ps_page_service_connections_active                     gauge
 //   ps_page_service_connections_total                      counter (accepted)
 //   ps_page_service_commands_total{command,outcome}        counter
@@ -102,6 +106,7 @@ class PageServiceMetrics {
   common::Histogram& lsn_wait_seconds() { return lsn_wait_seconds_; }
   common::Gauge& lsn_waiting() { return lsn_waiting_; }
   common::Histogram& batch_size() { return batch_size_; }
+  common::Counter& pipelined_batches() { return pipelined_batches_; }
   common::Gauge& connections_active() { return connections_active_; }
   common::Counter& connections_total() { return connections_total_; }
   common::Counter& protocol_errors() { return protocol_errors_; }
@@ -121,6 +126,7 @@ class PageServiceMetrics {
   common::Histogram& lsn_wait_seconds_;
   common::Gauge& lsn_waiting_;
   common::Histogram& batch_size_;
+  common::Counter& pipelined_batches_;
   common::Gauge& connections_active_;
   common::Counter& connections_total_;
   common::Counter& protocol_errors_;

@@ -1,11 +1,15 @@
 // The pagestream session: requests in CopyData messages, answered in order;
-// consecutive GetPages already received are served as one batch.
+// consecutive GetPages already received are served as one batch, and with
+// pipeline_depth > 1 several batches are in execution at once
+// (page_service_pipeline.h).
 
 #include <algorithm>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "pg_import/import_values.h"
+#include "server/page_service_pipeline.h"
 #include "server/page_service_session.h"
 #include "timeline/pg_mapping.h"
 
@@ -57,6 +61,8 @@ class PagestreamSession {
   PagestreamSession(ConnectionContext& ctx, PagestreamVersion version, const timeline::Timeline& tl)
       : ctx_(ctx), version_(version), tl_(tl), tenant_(ctx.metrics.ForTenant(tl.tenant_id())) {}
 
+  // Serves until the copy ends; every batch handed to the pipeline is
+  // answered (or its send failed) before this returns.
   Status Run();
 
  private:
@@ -65,9 +71,13 @@ class PagestreamSession {
     Clock::time_point arrival;
   };
 
+  Status ServeLoop();
   Status ServeOne(const PagestreamRequest& request, Clock::time_point arrival);
   Status ServeGetPageBatch(const GetPageRequest& first, Clock::time_point arrival);
   BatchBreakReason CollectBatch(std::vector<Item>& batch);
+  BatchPipeline::Rendered RenderBatch(std::span<const Item> batch);
+  // The pipeline when pipeline_depth > 1 (created at the first batch).
+  BatchPipeline* Pipeline();
   void AppendPageResponses(std::span<const Item> batch, std::vector<std::byte>& out);
   Status AnswerSingle(const PagestreamRequest& request, Lsn lsn, std::vector<std::byte>& out);
   Result<std::vector<std::byte>> ReadSlruSegment(const GetSlruSegmentRequest& request, Lsn lsn);
@@ -79,9 +89,31 @@ class PagestreamSession {
   const PagestreamVersion version_;
   const timeline::Timeline& tl_;
   TenantRequestMetrics tenant_;
+  std::optional<BatchPipeline> pipeline_;
 };
 
 Status PagestreamSession::Run() {
+  Status status = ServeLoop();
+  // Joins the workers: no send of ours may follow the caller's.
+  if (pipeline_.has_value()) {
+    const Status drained = pipeline_->Drain();
+    pipeline_.reset();
+    if (status.ok() && !drained.ok()) status = drained;
+  }
+  return status;
+}
+
+BatchPipeline* PagestreamSession::Pipeline() {
+  if (ctx_.options.pipeline_depth <= 1) return nullptr;
+  if (!pipeline_.has_value()) {
+    pipeline_.emplace(ctx_.options.pipeline_depth, [this](const BatchPipeline::Rendered& r) {
+      return SendResponses(r.bytes, r.payload_bytes);
+    });
+  }
+  return &*pipeline_;
+}
+
+Status PagestreamSession::ServeLoop() {
   std::vector<std::byte> out;
   pgwire::AppendCopyBothResponse(out);
   RETURN_IF_ERROR(ctx_.channel.Send(out));
@@ -93,6 +125,7 @@ Status PagestreamSession::Run() {
       case pgwire::FrontendTag::kCopyData:
         break;
       case pgwire::FrontendTag::kCopyDone:
+        if (pipeline_.has_value()) RETURN_IF_ERROR(pipeline_->Drain());
         return EndCopy();
       case pgwire::FrontendTag::kTerminate:
         return ctx_.ClientGone("client terminated the pagestream");
@@ -107,6 +140,8 @@ Status PagestreamSession::Run() {
     if (const auto* get_page = std::get_if<GetPageRequest>(&*request)) {
       RETURN_IF_ERROR(ServeGetPageBatch(*get_page, arrival));
     } else {
+      // Answers go out in request order: earlier batches first.
+      if (pipeline_.has_value()) RETURN_IF_ERROR(pipeline_->Drain());
       RETURN_IF_ERROR(ServeOne(*request, arrival));
     }
   }
@@ -185,11 +220,24 @@ Status PagestreamSession::ServeGetPageBatch(const GetPageRequest& first,
   const BatchBreakReason reason = CollectBatch(batch);
   ctx_.metrics.batch_breaks(reason).Increment();
   ctx_.metrics.batch_size().Observe(static_cast<double>(batch.size()));
-  std::vector<std::byte> out;
-  out.reserve(batch.size() * (timeline::kPageSize + 64));
-  AppendPageResponses(batch, out);
+  BatchPipeline* pipeline = Pipeline();
+  // A lone request with nothing in flight is the queue-depth-1 shape:
+  // served here, a hand-off would only add a thread wake-up to its latency.
+  if (pipeline == nullptr || (batch.size() == 1 && pipeline->idle())) {
+    const BatchPipeline::Rendered rendered = RenderBatch(batch);
+    return SendResponses(rendered.bytes, rendered.payload_bytes);
+  }
+  ctx_.metrics.pipelined_batches().Increment();
+  return pipeline->Submit([this, batch = std::move(batch)]() { return RenderBatch(batch); });
+}
+
+BatchPipeline::Rendered PagestreamSession::RenderBatch(std::span<const Item> batch) {
+  BatchPipeline::Rendered rendered;
+  rendered.bytes.reserve(batch.size() * (timeline::kPageSize + 64));
+  AppendPageResponses(batch, rendered.bytes);
   // Payload bytes: everything but the 5-byte CopyData headers.
-  return SendResponses(out, out.size() - 5 * batch.size());
+  rendered.payload_bytes = rendered.bytes.size() - 5 * batch.size();
+  return rendered;
 }
 
 // Adds the GetPages already received behind the first, up to the size cap.

@@ -306,16 +306,17 @@ Status Server::BuildServices() {
   ASSIGN_OR_RETURN(cache_, page_cache::PageCache::Create(config_.MakePageCacheOptions(&registry_)));
   spdlog::info(
       "pageserver starting: data_dir={} engine={} mode={} io_alignment={} page_cache={} "
-      "max_batch_size={} connection_threads={} max_connections={}",
+      "max_batch_size={} pipeline_depth={} connection_threads={} max_connections={}",
       config_.data_dir, io_->engine_name(), virtual_file::IoModeName(io_->mode()),
       io_->io_alignment(), FormatBytes(cache_->size_bytes()), config_.max_batch_size,
-      config_.connection_threads, config_.max_connections);
+      config_.pipeline_depth, config_.connection_threads, config_.max_connections);
   ASSIGN_OR_RETURN(
       tenants_, TenantManager::Open(*io_, *cache_, registry_, config_.MakeTenantManagerOptions()));
   spdlog::info("loaded {} tenants ({} problems)", tenants_->Tenants().size(),
                tenants_->problems().size());
   PageServiceOptions options;
   options.max_batch_size = config_.max_batch_size;
+  options.pipeline_depth = config_.pipeline_depth;
   options.wait_lsn_timeout = config_.wait_lsn_timeout;
   page_service_ = std::make_unique<PageService>(*tenants_, registry_, options);
   http_api_ = std::make_unique<HttpApi>(*tenants_, *io_, *cache_, registry_, this);

@@ -333,6 +333,10 @@ class Server:
             "direct_io_fallback": "false",
             "log_level": '"warn"',
         }
+        # --server-config KEY=VALUE (e.g. pipeline_depth=1): every server of the run.
+        for item in args.server_config:
+            key, value = item.split("=", 1)
+            overrides[key.strip()] = value.strip()
         cmd = [args.bin["pageserver"]]
         for k, v in overrides.items():
             cmd += ["-c", f"{k}={v}"]
@@ -935,7 +939,9 @@ def write_summary(args, ctx, plots):
             f"): {args.budget / MIB:.0f} MiB"
             + ("" if ctx.cgroup.available else " -- NOT ENFORCED: no writable memory cgroup"),
             f"- page_cache_size {args.page_cache / MIB:.0f} MiB; {args.seconds} s per run, "
-            f"{args.warmup} s warm-up where stated",
+            f"{args.warmup} s warm-up where stated"
+            + (f"; server config overrides: {', '.join(args.server_config)}"
+               if args.server_config else ""),
             "- Server CPU is the pageserver process's user+system time over the run; data IOs "
             "per request are the read path's data-block reads (`ps_timeline_data_reads_total`, "
             "coalesced IOs, index blocks excluded) per request; RSS peak is the process's VmHWM (it is restarted per run).\n"]
@@ -1004,6 +1010,9 @@ def parse_args(argv):
     p.add_argument("--noisy-bytes", type=parse_size, default=parse_size("320MiB"),
                    help="memory the neighbour allocates and keeps touching")
     p.add_argument("--padding", default="80us/250us", help="latency profile p50/p99")
+    p.add_argument("--server-config", action="append", default=[], metavar="KEY=VALUE",
+                   help="a pageserver config override for every server of the run "
+                        "(repeatable; TOML value, e.g. pipeline_depth=1)")
     p.add_argument("--smoke", action="store_true",
                    help="tiny dataset and ~1 s runs: checks the pipeline, measures nothing")
     args = p.parse_args(argv)
@@ -1016,6 +1025,9 @@ def parse_args(argv):
     args.clients = [int(c) for c in args.clients.split(",")]
     args.working_sets = [parse_size(w) for w in args.working_sets.split(",")]
     args.sections = [s for s in args.sections.split(",") if s]
+    for item in args.server_config:
+        if "=" not in item or not item.split("=", 1)[0].strip():
+            p.error(f"--server-config {item!r}: expected KEY=VALUE")
     for s in args.sections:
         if s not in SECTIONS:
             p.error(f"unknown section {s!r}; sections: {', '.join(SECTIONS)}")

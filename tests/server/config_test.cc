@@ -56,6 +56,7 @@ TEST(ServerConfigTest, DefaultsAreNeonsAddressesAndKnobs) {
   EXPECT_EQ(config.listen_pg.ToString(), "127.0.0.1:64000");
   EXPECT_EQ(config.listen_http.ToString(), "127.0.0.1:9898");
   EXPECT_EQ(config.max_batch_size, 32u);
+  EXPECT_EQ(config.pipeline_depth, 1u);
   EXPECT_EQ(config.wait_lsn_timeout, std::chrono::seconds(60));
   EXPECT_EQ(config.page_cache_pages, 8192u);
   EXPECT_EQ(config.overload_threshold_per_second, 200.0);
@@ -71,9 +72,10 @@ TEST(ServerConfigTest, EffectiveConfigRoundTripsThroughToml) {
             "page_cache_size = \"1 GiB\"\nwait_lsn_timeout = \"1500ms\"\n"
             "checkpoint_timeout = \"2h\"\nimage_compression = \"zstd\"\nlog_level = \"debug\"\n"
             "overload_threshold = 12.5\ngc_horizon = 0\nmax_batch_size = 4\n"
-            "io_latency_padding = \"80us/250us\"\n"));
+            "io_latency_padding = \"80us/250us\"\npipeline_depth = 3\n"));
   ASSERT_OK_AND_ASSIGN(const ServerConfig again, Parse(config.ToToml()));
   EXPECT_EQ(again.io.latency_padding, "80us/250us");
+  EXPECT_EQ(again.pipeline_depth, 3u);
   EXPECT_EQ(again.ToToml(), config.ToToml());
   EXPECT_EQ(again.listen_pg.host, "::1");
   EXPECT_EQ(again.page_cache_pages, uint64_t{1} << 17);
@@ -132,6 +134,9 @@ TEST(ServerConfigTest, EveryKindOfMistakeIsAnErrorNamingTheKey) {
       {"io_latency_padding = \"250us/80us\"\n", {}, "io_latency_padding: "},
       {"max_batch_size = 0\n", {}, "max_batch_size: 0 is outside [1, 32]"},
       {"max_batch_size = 33\n", {}, "max_batch_size: 33 is outside [1, 32]"},
+      {"pipeline_depth = 0\n", {}, "pipeline_depth: 0 is outside [1, 16]"},
+      {"pipeline_depth = 17\n", {}, "pipeline_depth: 17 is outside [1, 16]"},
+      {"pipeline_depth = 2.5\n", {}, "pipeline_depth: expected an integer"},
       {"compaction_threshold = 1\n", {}, "compaction_threshold: 1 is outside [2, 10000]"},
       {"connection_threads = 0\n", {}, "connection_threads: 0 is outside"},
       {"connection_threads = 8\nmax_connections = 4\n",

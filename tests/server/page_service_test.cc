@@ -733,6 +733,145 @@ TEST_F(PageServiceTest, BatchesBreakAtOtherRequestTypes) {
   EXPECT_EQ(Metric("ps_page_service_batch_break_total{reason=\"drained\"}"), 1);
 }
 
+// --- Pipelined batches (pipeline_depth > 1) ---
+
+// Small batches and four in flight per connection, so a burst becomes many
+// batches that run on worker threads at once.
+class PipelineTest : public PageServiceTest {
+ protected:
+  void SetUp() override {
+    PageServiceOptions options;
+    options.max_batch_size = 2;
+    options.pipeline_depth = 4;
+    StartService(options);
+  }
+
+  // GetPages of blocks 0, 1, ... (cycling through the relation) at the latest LSN.
+  static std::vector<PagestreamRequest> CyclingGetPages(uint32_t n) {
+    std::vector<PagestreamRequest> requests;
+    for (uint32_t i = 0; i < n; ++i) requests.push_back(GetPage(i % kRelBlocks));
+    return requests;
+  }
+
+  // Opens a raw pagestream and sends `requests` after the command, in one write.
+  void SendBurst(RawClient& client, PagestreamVersion v,
+                 const std::vector<PagestreamRequest>& requests) {
+    client.Send(StartupPacket());
+    ASSERT_EQ(client.ReadUntilReady().back().type, 'Z');
+    Bytes burst = QueryMessage(PagestreamQuery(v));
+    for (const auto& r : requests) pgwire::AppendCopyData(EncodeRequest(v, r), burst);
+    client.Send(burst);
+    auto copy_both = client.ReadMessage();
+    ASSERT_TRUE(copy_both.has_value());
+    ASSERT_EQ(copy_both->type, 'W');
+  }
+};
+
+TEST_F(PipelineTest, ResponsesKeepRequestOrderAcrossConcurrentBatches) {
+  const auto v = PagestreamVersion::kV3;
+  std::mt19937_64 rng(testing::TestSeed());
+  // GetPages at two LSNs, with a bad one (LSN 0), an Nblocks and a missing
+  // relation among them: every kind of answer, in order.
+  std::vector<PagestreamRequest> requests;
+  constexpr uint64_t kRequests = 161;
+  for (uint64_t i = 0; i < kRequests; ++i) {
+    const uint32_t blk = static_cast<uint32_t>(rng() % kRelBlocks);
+    const Lsn lsn = rng() % 2 == 0 ? kSecondCommit : Lsn{0x28};
+    if (i % 40 == 17) {
+      requests.push_back(GetPage(blk, Header(Lsn{0}, {}, i)));
+    } else if (i == 80) {
+      requests.push_back(NblocksRequest{Header(Lsn::Max(), {}, i), kRel});
+    } else if (i == 120) {
+      GetPageRequest missing = GetPage(0, Header(Lsn::Max(), {}, i));
+      missing.rel = {1663, 5, 7, 0};
+      requests.push_back(missing);
+    } else {
+      requests.push_back(GetPage(blk, Header(lsn, {}, i)));
+    }
+  }
+  RawClient client(socket_path_);
+  ASSERT_NO_FATAL_FAILURE(SendBurst(client, v, requests));
+  Bytes end;
+  pgwire::AppendCopyDone(end);
+  client.Send(end);
+  for (uint64_t i = 0; i < kRequests; ++i) {
+    auto m = client.ReadMessage();
+    ASSERT_TRUE(m.has_value()) << i;
+    ASSERT_EQ(m->type, 'd') << i;
+    ASSERT_OK_AND_ASSIGN(auto r, DecodeResponse(v, m->body));
+    ASSERT_EQ(r.hdr.reqid, i);
+    if (i % 40 == 17) {
+      EXPECT_EQ(r.tag, PagestreamResponseTag::kError);
+      EXPECT_THAT(r.error, HasSubstr("invalid request LSN"));
+    } else if (i == 80) {
+      ASSERT_EQ(r.tag, PagestreamResponseTag::kNblocks) << r.error;
+      EXPECT_EQ(r.n_blocks, kRelBlocks);
+    } else if (i == 120) {
+      EXPECT_EQ(r.tag, PagestreamResponseTag::kError);
+    } else {
+      const auto& get = std::get<GetPageRequest>(requests[i]);
+      ASSERT_EQ(r.tag, PagestreamResponseTag::kGetPage) << r.error;
+      const bool rewritten = get.blkno == kRewrittenBlock && get.hdr.request_lsn == kSecondCommit;
+      EXPECT_EQ(r.data, rewritten ? FilledPage(kRewrittenByte) : OriginalPage(get.blkno)) << i;
+    }
+  }
+  // The copy ends after every answer.
+  auto done = client.ReadUntilReady();
+  ASSERT_EQ(done.size(), 3u);
+  EXPECT_EQ(done[0].type, 'c');
+  EXPECT_EQ(done[1].type, 'C');
+  EXPECT_EQ(done[2].type, 'Z');
+  EXPECT_GT(Metric("ps_page_service_pipelined_batches_total"), 0);
+  EXPECT_EQ(Metric("ps_page_service_requests_total{outcome=\"ok\",request_type=\"get_page\"}"),
+            kRequests - 6);  // 4 with LSN 0, the Nblocks, the missing relation
+}
+
+TEST_F(PipelineTest, LoneRequestsRunOnTheConnectionThread) {
+  const auto v = PagestreamVersion::kV2;
+  PgConn conn = OpenPagestream(v);
+  for (uint32_t blk = 0; blk < 10; ++blk) {
+    ASSERT_OK_AND_ASSIGN(auto page, Call(conn.get(), v, GetPage(blk, Header(Lsn{0x28}))));
+    EXPECT_EQ(page.data, OriginalPage(blk));
+  }
+  EXPECT_EQ(Metric("ps_page_service_pipelined_batches_total"), 0);
+}
+
+TEST_F(PipelineTest, ClientLeavingMidPipelineEndsOnlyItsConnection) {
+  const auto v = PagestreamVersion::kV2;
+  {
+    RawClient leaver(socket_path_);
+    ASSERT_NO_FATAL_FAILURE(SendBurst(leaver, v, CyclingGetPages(200)));
+    // Closes with most answers unread: the workers' sends fail.
+  }
+  PgConn conn = OpenPagestream(v);
+  ASSERT_OK_AND_ASSIGN(auto page, Call(conn.get(), v, GetPage(7)));
+  EXPECT_EQ(page.data, OriginalPage(7));
+  EXPECT_TRUE(WaitForMetric("ps_page_service_connections_active", 1));
+}
+
+TEST_F(PipelineTest, StopAnswersEveryBatchInFlightThenSaysShuttingDown) {
+  const auto v = PagestreamVersion::kV2;
+  RawClient client(socket_path_);
+  ASSERT_NO_FATAL_FAILURE(SendBurst(client, v, CyclingGetPages(64)));
+  service_->RequestStop();
+  // Whatever was cut into batches before the stop is answered, in order;
+  // then the ErrorResponse, then the close.
+  uint32_t answered = 0;
+  std::optional<RawClient::Message> m;
+  while ((m = client.ReadMessage()) && m->type == 'd') {
+    ASSERT_OK_AND_ASSIGN(auto r, DecodeResponse(v, m->body));
+    ASSERT_EQ(r.tag, PagestreamResponseTag::kGetPage) << r.error;
+    const uint32_t blk = answered % kRelBlocks;
+    EXPECT_EQ(r.data, blk == kRewrittenBlock ? FilledPage(kRewrittenByte) : OriginalPage(blk));
+    ++answered;
+  }
+  ASSERT_TRUE(m.has_value());
+  EXPECT_EQ(m->type, 'E');
+  EXPECT_THAT(m->text(), HasSubstr("shutting down"));
+  EXPECT_LE(answered, 64u);
+  EXPECT_TRUE(client.ClosedByServer());
+}
+
 // --- Concurrency ---
 
 TEST_F(PageServiceTest, ConcurrentClientsEachGetTheirPages) {
