@@ -11,7 +11,7 @@ packages=(
   fio libcli11-dev nlohmann-json3-dev
   libisal-dev libzstd-dev
   libtomlplusplus-dev libcpp-httplib-dev libpq-dev postgresql postgresql-contrib
-  librocksdb-dev liblmdb-dev gnuplot-nox python3
+  librocksdb-dev liblmdb-dev gnuplot-nox python3 ccache
 )
 
 missing=()

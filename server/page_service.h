@@ -20,6 +20,9 @@
 // A batch ends at a non-GetPage request, at a request for another
 // timeline-relative LSN wait, when no more bytes are buffered, or at the
 // size cap; the reason is a metric (ps_page_service_batch_break_total).
+// With pipeline_depth > 1 up to that many batches of a connection are in
+// execution at once on worker threads, answered in request order
+// (page_service_pipeline.h).
 //
 // Errors: a pagestream request that fails (unknown relation, LSN errors,
 // IO) gets a pagestream Error response and the connection goes on. A
@@ -72,8 +75,8 @@ class PageService {
 
   // Serves one accepted connection until the client leaves, a protocol
   // error, or a stop; closes `fd`. Blocks the calling thread (one of the
-  // server's connection-handler threads). On stop: finishes the batch in
-  // flight, answers it, sends an ErrorResponse ("pageserver is shutting
+  // server's connection-handler threads). On stop: finishes the batches in
+  // flight, answers them, sends an ErrorResponse ("pageserver is shutting
   // down") and closes. An ingest connection detaches from its timeline
   // before returning, so the timeline can be checkpointed from another
   // thread.

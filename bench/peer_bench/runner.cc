@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
-#include <bit>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -13,66 +12,14 @@
 #include <vector>
 
 #include "bench/timeline_bench/host.h"
+#include "common/latency_histogram.h"
 
 namespace pageserver::bench {
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-// Log-linear histogram of nanoseconds: values below 1024 exactly, above
-// that 512 buckets per power of two (1/512 relative resolution).
-class LatencyHistogram {
- public:
-  static constexpr unsigned kLinear = 1024;
-  static constexpr unsigned kSubBits = 9;  // 512 sub-buckets
-  static constexpr size_t kBuckets = kLinear + 54 * (1u << kSubBits);
-
-  LatencyHistogram() : counts_(kBuckets, 0) {}
-
-  void Add(uint64_t ns) {
-    ++counts_[Index(ns)];
-    sum_ += ns;
-    ++n_;
-  }
-  void Merge(const LatencyHistogram& o) {
-    for (size_t i = 0; i < kBuckets; ++i) counts_[i] += o.counts_[i];
-    sum_ += o.sum_;
-    n_ += o.n_;
-  }
-  uint64_t count() const { return n_; }
-  double MeanNs() const { return n_ == 0 ? 0 : static_cast<double>(sum_) / n_; }
-  // The smallest value v with at least q * n samples <= v (bucket midpoint).
-  double QuantileNs(double q) const {
-    if (n_ == 0) return 0;
-    const uint64_t rank = std::max<uint64_t>(1, static_cast<uint64_t>(q * n_ + 0.999999));
-    uint64_t seen = 0;
-    for (size_t i = 0; i < kBuckets; ++i) {
-      seen += counts_[i];
-      if (seen >= rank) return Midpoint(i);
-    }
-    return Midpoint(kBuckets - 1);
-  }
-
- private:
-  static size_t Index(uint64_t v) {
-    if (v < kLinear) return v;
-    const unsigned shift = std::bit_width(v) - 1 - kSubBits;  // >= 1
-    const uint64_t sub = (v >> shift) - (1u << kSubBits);     // 0..511
-    return std::min<size_t>(kBuckets - 1, kLinear + (shift - 1) * (1u << kSubBits) + sub);
-  }
-  static double Midpoint(size_t i) {
-    if (i < kLinear) return static_cast<double>(i);
-    const size_t shift = (i - kLinear) / (1u << kSubBits) + 1;
-    const uint64_t sub = (i - kLinear) % (1u << kSubBits);
-    const double lo = static_cast<double>(((1u << kSubBits) + sub) << shift);
-    return lo + static_cast<double>(uint64_t{1} << shift) / 2;
-  }
-
-  std::vector<uint64_t> counts_;
-  uint64_t sum_ = 0;
-  uint64_t n_ = 0;
-};
+using common::LatencyHistogram;
 
 uint64_t SplitMix64(uint64_t& state) {
   uint64_t z = (state += 0x9E3779B97F4A7C15ull);
@@ -136,7 +83,7 @@ void ReaderLoop(RunShared& s, unsigned index, ThreadResult& out) {
     const common::Status st = reader.Read(s.keys[i], page);
     const Clock::time_point t1 = Clock::now();
     if (phase != 1) continue;
-    out.hist.Add(std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count());
+    out.hist.Record(std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count());
     if (!st.ok()) {
       ++out.errors;
       LogError(s, s.keys[i].ToHex() + ": " + st.ToString());
@@ -179,7 +126,7 @@ RunResult RunPointReads(PointStore& store, std::span<const layers::Key> keys,
   LatencyHistogram all;
   RunResult r;
   for (const ThreadResult& t : results) {
-    all.Merge(t.hist);
+    all.Add(t.hist);
     r.errors += t.errors;
   }
   r.system = store.name();
@@ -189,10 +136,10 @@ RunResult RunPointReads(PointStore& store, std::span<const layers::Key> keys,
   r.seconds = seconds;
   r.reads = all.count();
   r.reads_per_s = r.reads / seconds;
-  r.mean_us = all.MeanNs() / 1e3;
-  r.p50_us = all.QuantileNs(0.5) / 1e3;
-  r.p99_us = all.QuantileNs(0.99) / 1e3;
-  r.p999_us = all.QuantileNs(0.999) / 1e3;
+  r.mean_us = all.Mean() / 1e3;
+  r.p50_us = static_cast<double>(all.Percentile(0.5)) / 1e3;
+  r.p99_us = static_cast<double>(all.Percentile(0.99)) / 1e3;
+  r.p999_us = static_cast<double>(all.Percentile(0.999)) / 1e3;
   r.cpu_s_per_1k = r.reads == 0 ? 0 : cpu / r.reads * 1000;
   r.device_read_bytes_per_read = r.reads == 0 ? 0 : static_cast<double>(io) / r.reads;
   r.rss_peak_mib = rss_peak / 1048576.0;

@@ -8,8 +8,9 @@
 // system sees the same key sequence per thread (how far each thread gets in
 // it depends on the system's speed). Latency of one read: steady_clock
 // before the call to after it (the copy into the caller's buffer included,
-// the hash check not). Percentiles come from a log-linear histogram with
-// 1/512 relative resolution (exact below 1024 ns).
+// the hash check not). Percentiles come from common::LatencyHistogram
+// (nearest rank, relative error <= 1/512, exact below 256 ns), the one
+// pagebench uses.
 //
 // Process-wide measures over the timed window (warmup excluded): CPU from
 // getrusage(RUSAGE_SELF) user + sys; device bytes from /proc/self/io

@@ -6,6 +6,7 @@
 namespace pageserver::pagebench {
 namespace {
 
+using common::LatencyHistogram;
 using json = nlohmann::json;
 
 struct Quantile {

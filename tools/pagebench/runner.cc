@@ -19,6 +19,7 @@ namespace pageserver::pagebench {
 namespace {
 
 using client::PageClient;
+using common::LatencyHistogram;
 using common::Result;
 using common::Status;
 using Clock = std::chrono::steady_clock;

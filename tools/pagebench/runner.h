@@ -3,7 +3,7 @@
 // The load loop: pipelined GetPage requests over many page-service
 // connections (client::PageClient, pagestream v3), driven by poll() from a
 // few threads, every response checked (response_check.h) and its latency
-// recorded (histogram.h).
+// recorded (common/latency_histogram.h).
 //
 // Shape: each target timeline gets `clients_per_target` connections; the
 // connections are dealt round-robin to `threads` threads. Each connection
@@ -63,10 +63,10 @@
 #include <string>
 #include <vector>
 
+#include "common/latency_histogram.h"
 #include "common/status.h"
 #include "layers/ids.h"
 #include "layers/lsn.h"
-#include "tools/pagebench/histogram.h"
 #include "tools/pagebench/response_check.h"
 #include "tools/pagebench/workload.h"
 
@@ -129,8 +129,8 @@ struct SeriesRow {
 };
 
 struct LoadResult {
-  LatencyHistogram latency_ns;  // successful (kOk) measured requests only
-  VerdictCounts verdicts;       // measured requests
+  common::LatencyHistogram latency_ns;  // successful (kOk) measured requests only
+  VerdictCounts verdicts;               // measured requests
   VerdictCounts warmup_verdicts;
   double elapsed_seconds = 0;  // end of warm-up (first send without one) to last response
   double warmup_seconds = 0;   // as configured

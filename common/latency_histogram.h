@@ -1,7 +1,7 @@
 #pragma once
 
 // LatencyHistogram: an HDR-style histogram of non-negative integer values
-// (pagebench records nanoseconds) with log-linear buckets and a bounded
+// (pagebench and peer_bench record nanoseconds) with log-linear buckets and a bounded
 // relative error.
 //
 // Buckets: with kSubBucketBits = 8 (S = 256 sub-buckets per power of two),
@@ -28,7 +28,7 @@
 #include <cstdint>
 #include <vector>
 
-namespace pageserver::pagebench {
+namespace pageserver::common {
 
 class LatencyHistogram {
  public:
@@ -68,4 +68,4 @@ class LatencyHistogram {
   uint64_t max_ = 0;
 };
 
-}  // namespace pageserver::pagebench
+}  // namespace pageserver::common

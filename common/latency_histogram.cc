@@ -1,10 +1,10 @@
-#include "tools/pagebench/histogram.h"
+#include "common/latency_histogram.h"
 
 #include <algorithm>
 #include <bit>
 #include <cmath>
 
-namespace pageserver::pagebench {
+namespace pageserver::common {
 
 size_t LatencyHistogram::BucketOf(uint64_t value) {
   if (value < kSubBuckets) return static_cast<size_t>(value);
@@ -65,4 +65,4 @@ uint64_t LatencyHistogram::Percentile(double q) const {
   return max_;
 }
 
-}  // namespace pageserver::pagebench
+}  // namespace pageserver::common
