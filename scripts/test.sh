@@ -26,6 +26,10 @@ export CCACHE_BASEDIR="$PWD"
 export CCACHE_NOHASHDIR=1
 export CCACHE_DIR="${CCACHE_DIR:-/var/tmp/pageserver-ccache}"
 export CCACHE_MAXSIZE="${CCACHE_MAXSIZE:-10G}"
+if ! mkdir -p "$CCACHE_DIR" 2>/dev/null || [ ! -w "$CCACHE_DIR" ]; then
+  echo "== ccache: $CCACHE_DIR is not writable; compiling without the cache"
+  export CCACHE_DISABLE=1
+fi
 jobs=$(nproc)
 
 run_preset() {
